@@ -42,6 +42,11 @@ public sealed class Block : nn.Module
 
     public MoeLayer? Moe { get; }
 
+    // TorchSharp registers every Module-typed field it has not seen by reflection when a module is registered
+    // with its parent. That would register Moe a second time under its backing field's name and, in a teacher,
+    // make the teacher own (and dispose) its student's experts. Every component here is registered by hand.
+    protected override void RegisterComponents() { }
+
     /// <summary>h + attn(ln_1(h)); (batch, tokens, d_model)</summary>
     public Tensor Attend(Tensor h) => h + attn.forward(ln_1.forward(h));
 

@@ -19,6 +19,7 @@ public sealed class Expert : nn.Module<Tensor, Tensor>
         fc2 = nn.Linear(dFf, dModel, hasBias: true, device: device, dtype: dtype);
         register_module("fc1", fc1);
         register_module("fc2", fc2);
+        ModuleOwnership.KeepOutOfDisposeScopes(this);
     }
 
     public int DModel => (int)fc1.in_features;

@@ -32,6 +32,7 @@ public sealed record ModelConfig(
 
         Require(VocabSize > 0, "vocab-size", VocabSize, "must be positive");
         Require(ContextLength > 0, "context-length", ContextLength, "must be positive");
+        Require(NumHeads > 0, "n-heads", NumHeads, "must be positive");
         Require(DModel > 0 && DModel % NumHeads == 0, "d-model", DModel, $"must be a positive multiple of n-heads ({NumHeads})");
         Require(NumLayers > 0, "n-layers", NumLayers, "must be positive");
         Require(DFf > 0, "d-ff", DFf, "must be positive");

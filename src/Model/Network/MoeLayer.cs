@@ -41,10 +41,14 @@ public sealed class MoeLayer : nn.Module
         Router = new Router(dModel, initialExperts);
         register_module("router", Router);
         register_module("experts", experts);
-        for (int i = 0; i < initialExperts; i++) experts.Add(new Expert(dModel, dFf));
+        for (int i = 0; i < initialExperts; i++) experts.AddRegistered(new Expert(dModel, dFf));
     }
 
     public Router Router { get; }
+
+    // The router and experts are registered by hand; TorchSharp's reflection would register the router a second
+    // time under its backing field's name (see Block).
+    protected override void RegisterComponents() { }
 
     public IReadOnlyList<Expert> Experts => experts.ToList();
 
@@ -68,38 +72,55 @@ public sealed class MoeLayer : nn.Module
         return (y, routing);
     }
 
+    /// <summary>Experts of the layer: router columns over all phases (local or not).</summary>
+    public int ExpertCount => Router.ExpertCount(Router.Phases);
+
+    /// <summary>True while this layer holds its experts' modules; false once they live elsewhere (actors).</summary>
+    public bool HoldsExperts => experts.Count == ExpertCount;
+
     /// <summary>
-    /// Adds <paramref name="n"/> experts and one router block of <paramref name="n"/> columns.
-    /// With <see cref="ExpansionInit.Copy"/> new expert j copies expert (j mod old_count) plus Gaussian noise
-    /// of standard deviation <paramref name="noiseStd"/>; router columns copy the same source when
-    /// <see cref="RouterInit.Copy"/>, else start at zero (new experts then start with the mean logit).
+    /// Adds <paramref name="n"/> experts and one router block of <paramref name="n"/> columns, and returns the
+    /// new experts' weights. With <see cref="ExpansionInit.Copy"/> new expert j copies expert (j mod old_count)
+    /// plus Gaussian noise of standard deviation <paramref name="noiseStd"/>; with Random its matrices are drawn
+    /// from N(0, 0.02) and biases start at zero. Router columns copy the same source when
+    /// <see cref="RouterInit.Copy"/>, else start at zero (new experts start at the mean logit).
+    /// When the experts live elsewhere, <paramref name="sourceWeights"/> supplies the weights of an old expert.
     /// </summary>
-    public IReadOnlyList<int> AddExperts(int n, ExpansionInit init, RouterInit routerInit, double noiseStd,
-        Generator generator)
+    public IReadOnlyList<Dictionary<string, Tensor>> AddExperts(int n, ExpansionInit init, RouterInit routerInit,
+        double noiseStd, Generator generator, Func<int, IReadOnlyDictionary<string, Tensor>>? sourceWeights = null)
     {
-        int old = experts.Count;
-        var reference = experts[0].parameters().First();
+        int old = ExpertCount;
+        bool local = HoldsExperts;
+        var reference = Router.Block(0).weight!;
         var block = Router.AddBlock(n);
-        var added = new List<int>();
+        var created = new List<Dictionary<string, Tensor>>();
 
         using var _ = no_grad();
         for (int j = 0; j < n; j++)
         {
-            var expert = new Expert(dModel, dFf, reference.device, reference.dtype);
             int source = j % old;
-            if (init == ExpansionInit.Copy)
+            var from = local ? experts[source].StateDict() : sourceWeights!(source);
+            var weights = ExpertInit.Create(from, init, noiseStd, generator);
+            if (local)
             {
-                foreach (var ((_, p), (_, s)) in expert.named_parameters().Zip(experts[source].named_parameters()))
-                    p.copy_(s + noiseStd * randn(s.shape, dtype: s.dtype, device: s.device, generator: generator));
+                var expert = new Expert(dModel, dFf, reference.device, reference.dtype);
+                expert.LoadWeights(weights);
+                experts.AddRegistered(expert);
             }
-            experts.Add(expert);
-            added.Add(old + j);
+            created.Add(weights);
 
             var column = block.weight![j];
             if (routerInit == RouterInit.Copy) column.copy_(RouterColumn(source));
             else column.zero_();
         }
-        return added;
+        return created;
+    }
+
+    /// <summary>Disposes the local expert modules once the experts are owned elsewhere; routing is unchanged.</summary>
+    public void ReleaseExperts()
+    {
+        foreach (var e in experts) e.Dispose();
+        experts.ClearRegistered();
     }
 
     private Tensor RouterColumn(int expert)

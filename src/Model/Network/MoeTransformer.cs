@@ -38,6 +38,7 @@ public sealed class MoeTransformer : nn.Module
         register_module("blocks", blocks);
         register_module("ln_f", ln_f);
         register_module("lm_head", lm_head);
+        ModuleOwnership.KeepOutOfDisposeScopes(this);
         InitWeights();
     }
 
@@ -54,7 +55,7 @@ public sealed class MoeTransformer : nn.Module
     /// <summary>Number of router blocks, i.e. phases of growth so far (1 before any growth).</summary>
     public int Phases => MoeLayers.Select(l => l.Layer.Router.Phases).DefaultIfEmpty(1).First();
 
-    public int ExpertsPerLayer => MoeLayers.Select(l => l.Layer.Experts.Count).DefaultIfEmpty(0).First();
+    public int ExpertsPerLayer => MoeLayers.Select(l => l.Layer.ExpertCount).DefaultIfEmpty(0).First();
 
     private void InitWeights()
     {
@@ -117,7 +118,14 @@ public sealed class MoeTransformer : nn.Module
     /// <summary>Adds <paramref name="n"/> experts and a router block to every MoE layer.</summary>
     public void AddExperts(int n, ExpansionInit init, RouterInit routerInit, double noiseStd, Generator generator)
     {
-        foreach (var (_, layer) in MoeLayers) layer.AddExperts(n, init, routerInit, noiseStd, generator);
+        foreach (var (_, layer) in MoeLayers) DisposeWeights(layer.AddExperts(n, init, routerInit, noiseStd, generator));
+    }
+
+    // The layers hold copies of the new experts' weights; the returned originals would otherwise wait for the GC.
+    private static void DisposeWeights(IEnumerable<Dictionary<string, Tensor>> created)
+    {
+        foreach (var weights in created)
+            foreach (var t in weights.Values) t.Dispose();
     }
 
     /// <summary>Freezes every expert and router block that exists now; the dense trunk keeps training.</summary>
@@ -166,8 +174,9 @@ public sealed class MoeTransformer : nn.Module
     {
         foreach (var (_, layer) in MoeLayers)
         {
+            using var generator = new Generator(0);
             for (int p = layer.Router.Phases; p < expertsPerPhase.Count; p++)
-                layer.AddExperts(expertsPerPhase[p], ExpansionInit.Random, RouterInit.Zero, 0, new Generator(0));
+                DisposeWeights(layer.AddExperts(expertsPerPhase[p], ExpansionInit.Random, RouterInit.Zero, 0, generator));
         }
     }
 

@@ -31,7 +31,8 @@ public sealed class Router : nn.Module
         var reference = blocks.Count > 0 ? blocks[0].weight! : null;
         var block = nn.Linear(dModel, experts, hasBias: false,
             device: reference?.device, dtype: reference?.dtype ?? ScalarType.Float32);
-        blocks.Add(block);
+        ModuleOwnership.KeepOutOfDisposeScopes(block);
+        blocks.AddRegistered(block);
         return block;
     }
 

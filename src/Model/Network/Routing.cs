@@ -57,7 +57,7 @@ public sealed class Routing
         var (topVal, topIdx) = probs.topk(k, dim: -1);                    // (tokens, k)
         var gates = topVal / topVal.sum(-1, keepdim: true);
 
-        long capacity = capacityFactor > 0 ? (long)Math.Ceiling(capacityFactor * n * k / e) : -1;
+        long capacity = capacityFactor > 0 ? ExpertCapacity(capacityFactor, n, k, e) : -1;
         var keep = KeepMask(topIdx, e, capacity);
 
         Tensor balance, zLoss;
@@ -93,6 +93,15 @@ public sealed class Routing
             Probs = probs, TopIndex = topIdx, Gates = gates, Keep = keep, BalanceLoss = balance, ZLoss = zLoss,
             Dropped = n * k - load.Sum(), Load = load, Groups = groups, Capacity = capacity,
         };
+    }
+
+    /// <summary>ceil(factor * tokens * top_k / experts), the most assignments one expert takes.</summary>
+    public static long ExpertCapacity(double capacityFactor, long tokens, int topK, int experts)
+    {
+        // In decimal, because binary rounding puts e.g. 1.1 * 25 * 2 / 5 just above 11, and the ceiling
+        // would then grant every expert one slot more than the factor allows.
+        decimal exact = (decimal)capacityFactor * tokens * topK / experts;
+        return Math.Max(1, (long)Math.Ceiling(exact));
     }
 
     private static Tensor KeepMask(Tensor topIdx, int experts, long capacity)

@@ -1,0 +1,103 @@
+using Akka.Actor;
+using Akka.Event;
+using LifelongMoE.Actors.Messages;
+using LifelongMoE.Model.Checkpoints;
+using LifelongMoE.Model.Network;
+using LifelongMoE.Model.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LifelongMoE.Actors.Gating;
+
+/// <summary>
+/// Owns the trunk (embeddings, attention, norms, routers, LM head) and its optimizer, and runs each request
+/// synchronously inside its handler: the staged forward, the all-to-all exchanges with the experts and the
+/// staged backward (see <see cref="GatingEngine"/>). It blocks on expert replies, which is why it runs on its
+/// own pinned thread and the experts on another dispatcher. Any failure, a timeout included, is replied to
+/// the requester as Status.Failure.
+/// </summary>
+public sealed class GatingActor : ReceiveActor
+{
+    private readonly ILoggingAdapter log = Context.GetLogger();
+    private readonly GatingEngine engine;
+    private readonly GrowthOptions growth;
+    private readonly Generator growthGenerator;
+    private readonly IExpertChannel experts;
+
+    public GatingActor(MoeTransformer model, TrainOptions train, GrowthOptions growth, IExpertChannel experts,
+        Device device, int seed)
+    {
+        this.growth = growth;
+        this.experts = experts;
+        growthGenerator = new Generator((ulong)seed + 1);
+        engine = new GatingEngine(model, train, experts, device);
+
+        Receive<BeginPhase>(m => Reply(() =>
+        {
+            var added = engine.BeginPhase(m.Steps, m.Shift, growth, growthGenerator);
+            return new PhaseBegun(added, engine.Model.ExpertsPerLayer);
+        }));
+        Receive<RunStep>(m => Reply(() => new StepDone(m.Step, engine.Step(m.Step, m.Tokens, m.BatchSize))));
+        Receive<EvaluateSequences>(m => Reply(() =>
+            new Evaluated(m.Distribution, engine.Evaluate(m.Sequences, m.BatchSize))));
+        Receive<SaveModel>(m => Reply(() => Save(m)));
+        Receive<RestoreModel>(m => Reply(() => Restore(m)));
+    }
+
+    public static Props Props(MoeTransformer model, TrainOptions train, GrowthOptions growth, IExpertChannel experts,
+        Device device, int seed) =>
+        Akka.Actor.Props.Create(() => new GatingActor(model, train, growth, experts, device, seed));
+
+    private void Reply(Func<object> work)
+    {
+        try
+        {
+            using var scope = NewDisposeScope();
+            Sender.Tell(work());
+        }
+        catch (Exception e)
+        {
+            log.Error("gating: {0}", e.Message);
+            Sender.Tell(new Status.Failure(e));
+        }
+    }
+
+    private ModelSaved Save(SaveModel m)
+    {
+        var files = new Dictionary<string, string> { ["trunk"] = ModelCheckpoint.TrunkFile };
+        TrunkCheckpoint.Save(Path.Combine(m.StagingDirectory, ModelCheckpoint.TrunkFile), engine.Model);
+        var targets = new List<(string, string)>();
+        foreach (var (block, layer) in engine.Model.MoeLayers)
+        {
+            for (int e = 0; e < layer.ExpertCount; e++)
+            {
+                var rel = ModelCheckpoint.ExpertFile(block, e);
+                files[MoeTransformer.ExpertId(block, e)] = rel;
+                targets.Add((MoeTransformer.ExpertId(block, e), Path.Combine(m.StagingDirectory, rel)));
+            }
+        }
+        experts.Save(targets, m.WithOptimizer);
+        return new ModelSaved(files);
+    }
+
+    private ModelRestored Restore(RestoreModel m)
+    {
+        TrunkCheckpoint.LoadInto(m.CheckpointDirectory, engine.Model);
+        var frozen = engine.ExpertIds.Except(engine.TrainableExpertIds).ToHashSet();
+        var sources = new List<(string, string, bool)>();
+        foreach (var (block, layer) in engine.Model.MoeLayers)
+            for (int e = 0; e < layer.ExpertCount; e++)
+            {
+                var id = MoeTransformer.ExpertId(block, e);
+                sources.Add((id, Path.Combine(m.CheckpointDirectory, ModelCheckpoint.ExpertFile(block, e)), frozen.Contains(id)));
+            }
+        experts.Restore(sources);
+        return new ModelRestored(m.CheckpointDirectory);
+    }
+
+    protected override void PostStop()
+    {
+        engine.Dispose();
+        base.PostStop();
+    }
+}
