@@ -28,8 +28,12 @@ public class EquivalenceSpec(ITestOutputHelper output) : TestKit(output: output)
         var phase1 = TestCorpus.Batches("fiction", 15, 4, Config.ContextLength);
         var phase2 = TestCorpus.Batches("legal", 15, 4, Config.ContextLength);
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var reference = RunInProcess(phase1, phase2);
+        output.WriteLine($"in-process: {clock.ElapsedMilliseconds} ms");
+        clock.Restart();
         var actors = RunActors(phase1, phase2);
+        output.WriteLine($"actors: {clock.ElapsedMilliseconds} ms");
 
         Assert.Equal(30, actors.Count);
         for (int i = 0; i < 30; i++)

@@ -21,7 +21,7 @@ public sealed class GatingActor : ReceiveActor
     private readonly ILoggingAdapter log = Context.GetLogger();
     private readonly GatingEngine engine;
     private readonly GrowthOptions growth;
-    private readonly Generator growthGenerator;
+    private readonly int seed;
     private readonly IExpertChannel experts;
 
     public GatingActor(MoeTransformer model, TrainOptions train, GrowthOptions growth, IExpertChannel experts,
@@ -29,12 +29,14 @@ public sealed class GatingActor : ReceiveActor
     {
         this.growth = growth;
         this.experts = experts;
-        growthGenerator = new Generator((ulong)seed + 1);
+        this.seed = seed;
         engine = new GatingEngine(model, train, experts, device);
 
         Receive<BeginPhase>(m => Reply(() =>
         {
-            var added = engine.BeginPhase(m.Steps, m.Shift, growth, growthGenerator);
+            // One generator per phase, so a run resumed at a phase boundary grows exactly as an unbroken one.
+            var generator = new Generator((ulong)seed * 1000 + (ulong)m.Phase);
+            var added = engine.BeginPhase(m.Steps, m.Shift, growth, generator);
             return new PhaseBegun(added, engine.Model.ExpertsPerLayer);
         }));
         Receive<RunStep>(m => Reply(() => new StepDone(m.Step, engine.Step(m.Step, m.Tokens, m.BatchSize))));

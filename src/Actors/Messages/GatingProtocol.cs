@@ -6,7 +6,7 @@ namespace LifelongMoE.Actors.Messages;
 // objects and are never serialized.
 
 /// <summary>Starts a phase of <see cref="Steps"/> steps; on a shift the lifelong strategy grows the model.</summary>
-public sealed record BeginPhase(int Steps, bool Shift);
+public sealed record BeginPhase(int Phase, int Steps, bool Shift);
 
 public sealed record PhaseBegun(IReadOnlyList<string> AddedExperts, int ExpertsPerLayer);
 

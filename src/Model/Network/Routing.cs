@@ -116,9 +116,10 @@ public sealed class Routing
         for (int slot = 0; slot < k; slot++)
         {
             var onehot = nn.functional.one_hot(topIdx.select(1, slot), experts);            // (tokens, experts)
-            var position = (onehot.cumsum(0) - 1 + filled.unsqueeze(0)) * onehot;
+            var position = (onehot.cumsum(dim: 0) - 1 + filled.unsqueeze(0)) * onehot;
             columns.Add(position.sum(1).lt(capacity));
-            filled = filled + onehot.sum(0);
+            // dim: must be named: a bare 0 converts to ScalarType and sum(0) would total the whole tensor.
+            filled = filled + onehot.sum(dim: 0);
         }
         return stack(columns, 1).MoveToOuterDisposeScope();
     }

@@ -66,11 +66,9 @@ public sealed class AdamW : IDisposable
 
     public void ZeroGrad()
     {
-        foreach (var (_, p, _, _) in state)
-        {
-            if (p.grad is null) continue;
-            p.grad.zero_();
-        }
+        // Each read of .grad makes a new tensor handle; the scope releases them even when no caller has one open.
+        using var scope = NewDisposeScope();
+        foreach (var (_, p, _, _) in state) p.grad?.zero_();
     }
 
     /// <summary>Optimizer state by name: {name}.exp_avg, {name}.exp_avg_sq, and "step" as a scalar tensor.</summary>

@@ -6,7 +6,8 @@ public sealed record LearningRateSchedule(double PeakLr, int WarmupSteps, int To
     public double At(int step)
     {
         if (WarmupSteps > 0 && step < WarmupSteps) return PeakLr * (step + 1) / WarmupSteps;
-        int decaySteps = Math.Max(1, TotalSteps - WarmupSteps);
+        // Steps are counted from 0, so the last one is TotalSteps - 1 and that is where the rate reaches min.
+        int decaySteps = Math.Max(1, TotalSteps - 1 - WarmupSteps);
         double progress = Math.Clamp((double)(step - WarmupSteps) / decaySteps, 0, 1);
         double min = PeakLr * MinLrRatio;
         return min + 0.5 * (PeakLr - min) * (1 + Math.Cos(Math.PI * progress));
