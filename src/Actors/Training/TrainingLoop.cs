@@ -170,11 +170,20 @@ public sealed class TrainingLoop : ReceiveActor
 
     private async Task StepAsync()
     {
-        if (paused) return;
         if (stopRequested)
         {
             await CheckpointAsync(phaseEnd: false);
             Finish(completed: false, "stopped by request");
+            return;
+        }
+        if (paused)
+        {
+            // A paused loop still answers a checkpoint request; then it waits for Resume.
+            if (checkpointRequested)
+            {
+                checkpointRequested = false;
+                await CheckpointAsync(phaseEnd: false);
+            }
             return;
         }
 
