@@ -19,10 +19,11 @@ namespace LifelongMoE.Actors.Gating;
 public sealed class GatingActor : ReceiveActor
 {
     private readonly ILoggingAdapter log = Context.GetLogger();
-    private readonly GatingEngine engine;
+    private readonly Func<GatingEngine> createEngine;
     private readonly GrowthOptions growth;
     private readonly int seed;
     private readonly IExpertChannel experts;
+    private GatingEngine? engine;
 
     public GatingActor(MoeTransformer model, TrainOptions train, GrowthOptions growth, IExpertChannel experts,
         Device device, int seed)
@@ -30,18 +31,20 @@ public sealed class GatingActor : ReceiveActor
         this.growth = growth;
         this.experts = experts;
         this.seed = seed;
-        engine = new GatingEngine(model, train, experts, device);
+        // The engine hands the experts their weights, a request that can time out. Built inside the first request
+        // rather than here, such a failure is that request's Status.Failure, not an actor that never started.
+        createEngine = () => new GatingEngine(model, train, experts, device);
 
         Receive<BeginPhase>(m => Reply(() =>
         {
             // One generator per phase, so a run resumed at a phase boundary grows exactly as an unbroken one.
             var generator = new Generator((ulong)seed * 1000 + (ulong)m.Phase);
-            var added = engine.BeginPhase(m.Steps, m.Shift, growth, generator);
-            return new PhaseBegun(added, engine.Model.ExpertsPerLayer);
+            var added = Engine.BeginPhase(m.Steps, m.Shift, growth, generator);
+            return new PhaseBegun(added, Engine.Model.ExpertsPerLayer);
         }));
-        Receive<RunStep>(m => Reply(() => new StepDone(m.Step, engine.Step(m.Step, m.Tokens, m.BatchSize))));
+        Receive<RunStep>(m => Reply(() => new StepDone(m.Step, Engine.Step(m.Step, m.Tokens, m.BatchSize))));
         Receive<EvaluateSequences>(m => Reply(() =>
-            new Evaluated(m.Distribution, engine.Evaluate(m.Sequences, m.BatchSize))));
+            new Evaluated(m.Distribution, Engine.Evaluate(m.Sequences, m.BatchSize))));
         Receive<SaveModel>(m => Reply(() => Save(m)));
         Receive<RestoreModel>(m => Reply(() => Restore(m)));
     }
@@ -49,6 +52,8 @@ public sealed class GatingActor : ReceiveActor
     public static Props Props(MoeTransformer model, TrainOptions train, GrowthOptions growth, IExpertChannel experts,
         Device device, int seed) =>
         Akka.Actor.Props.Create(() => new GatingActor(model, train, growth, experts, device, seed));
+
+    private GatingEngine Engine => engine ??= createEngine();
 
     private void Reply(Func<object> work)
     {
@@ -67,9 +72,9 @@ public sealed class GatingActor : ReceiveActor
     private ModelSaved Save(SaveModel m)
     {
         var files = new Dictionary<string, string> { ["trunk"] = ModelCheckpoint.TrunkFile };
-        TrunkCheckpoint.Save(Path.Combine(m.StagingDirectory, ModelCheckpoint.TrunkFile), engine.Model);
+        TrunkCheckpoint.Save(Path.Combine(m.StagingDirectory, ModelCheckpoint.TrunkFile), Engine.Model);
         var targets = new List<(string, string)>();
-        foreach (var (block, layer) in engine.Model.MoeLayers)
+        foreach (var (block, layer) in Engine.Model.MoeLayers)
         {
             for (int e = 0; e < layer.ExpertCount; e++)
             {
@@ -84,10 +89,10 @@ public sealed class GatingActor : ReceiveActor
 
     private ModelRestored Restore(RestoreModel m)
     {
-        TrunkCheckpoint.LoadInto(m.CheckpointDirectory, engine.Model);
-        var frozen = engine.ExpertIds.Except(engine.TrainableExpertIds).ToHashSet();
+        TrunkCheckpoint.LoadInto(m.CheckpointDirectory, Engine.Model);
+        var frozen = Engine.ExpertIds.Except(Engine.TrainableExpertIds).ToHashSet();
         var sources = new List<(string, string, bool)>();
-        foreach (var (block, layer) in engine.Model.MoeLayers)
+        foreach (var (block, layer) in Engine.Model.MoeLayers)
             for (int e = 0; e < layer.ExpertCount; e++)
             {
                 var id = MoeTransformer.ExpertId(block, e);
@@ -99,7 +104,7 @@ public sealed class GatingActor : ReceiveActor
 
     protected override void PostStop()
     {
-        engine.Dispose();
+        engine?.Dispose();
         base.PostStop();
     }
 }

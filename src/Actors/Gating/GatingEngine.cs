@@ -56,7 +56,8 @@ public sealed class GatingEngine : IDisposable
     /// <summary>
     /// Starts a phase: on a shift under the lifelong strategy, snapshots the teacher, freezes every existing
     /// expert and router block, and grows every MoE layer with experts initialised from the old ones. Then a
-    /// fresh trunk optimizer and schedule. Mirrors <see cref="InProcessTrainer.BeginPhase"/> draw for draw.
+    /// fresh trunk optimizer and schedule; experts that train on into the phase get fresh optimizers too. Mirrors
+    /// <see cref="InProcessTrainer.BeginPhase"/> draw for draw.
     /// </summary>
     public IReadOnlyList<string> BeginPhase(int steps, bool shift, GrowthOptions growth, Generator generator)
     {
@@ -71,6 +72,7 @@ public sealed class GatingEngine : IDisposable
             frozen.UnionWith(old);
             added.AddRange(Grow(growth, generator));
         }
+        if (trunkOptimizer is not null) ResetExpertOptimizers(TrainableExpertIds.Except(added).ToList());
 
         trunkOptimizer?.Dispose();
         trunkOptimizer = new AdamW(Model.TrainableTrunkParameters().Select(p => (p.Name, (Tensor)p.Parameter)),
@@ -78,6 +80,21 @@ public sealed class GatingEngine : IDisposable
         schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, steps, options.MinLrRatio);
         phaseStep = 0;
         return added;
+    }
+
+    /// <summary>
+    /// Experts that train on into a new phase (the finetune strategy) start it with fresh AdamW moments and bias
+    /// correction, like every parameter of <see cref="InProcessTrainer"/>, and like a run resumed from the phase-end
+    /// checkpoint, which holds no optimizer state. Re-initialising an expert with its own weights does that.
+    /// </summary>
+    private void ResetExpertOptimizers(IReadOnlyList<string> ids)
+    {
+        foreach (var id in ids)
+        {
+            var weights = experts.Weights(id);
+            experts.Init(id, weights, frozen: false);
+            foreach (var t in weights.Values) t.Dispose();
+        }
     }
 
     private List<string> Grow(GrowthOptions growth, Generator generator)

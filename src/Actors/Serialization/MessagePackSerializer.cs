@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Serialization;
 using LifelongMoE.Actors.Messages;
@@ -24,10 +25,20 @@ public sealed class MessagePackSerializer(ExtendedActorSystem system) : Serializ
     public override byte[] ToBinary(object obj) =>
         MessagePack.MessagePackSerializer.Serialize(obj.GetType(), obj, MoeResolver.Options);
 
+    /// <exception cref="SerializationException">unknown manifest, or bytes that are not a valid message of it</exception>
     public override object FromBinary(byte[] bytes, string manifest)
     {
         if (!Types.TryGetValue(manifest, out var type))
-            throw new System.Runtime.Serialization.SerializationException($"unknown message type '{manifest}'");
-        return MessagePack.MessagePackSerializer.Deserialize(type, bytes, MoeResolver.Options)!;
+            throw new SerializationException($"unknown message type '{manifest}'");
+        try
+        {
+            return MessagePack.MessagePackSerializer.Deserialize(type, bytes, MoeResolver.Options)
+                ?? throw new SerializationException($"{manifest}: the message is nil");
+        }
+        catch (MessagePack.MessagePackSerializationException e)
+        {
+            var cause = e.GetBaseException();
+            throw new SerializationException($"{manifest} ({bytes.Length} bytes) is malformed: {cause.Message}", e);
+        }
     }
 }

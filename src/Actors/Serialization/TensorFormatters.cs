@@ -64,14 +64,19 @@ public sealed class TensorMapFormatter : IMessagePackFormatter<TensorMap?>
 
 internal static class TensorWire
 {
-    private static readonly ScalarType[] Allowed =
+    /// <summary>The dtypes the wire carries, with their element sizes in bytes.</summary>
+    private static readonly Dictionary<ScalarType, int> ElementSizes = new()
     {
-        ScalarType.Float32, ScalarType.Float64, ScalarType.Float16, ScalarType.BFloat16,
-        ScalarType.Int64, ScalarType.Int32, ScalarType.Bool, ScalarType.Byte,
+        [ScalarType.Float32] = 4, [ScalarType.Float64] = 8, [ScalarType.Float16] = 2, [ScalarType.BFloat16] = 2,
+        [ScalarType.Int64] = 8, [ScalarType.Int32] = 4, [ScalarType.Bool] = 1, [ScalarType.Byte] = 1,
     };
+
+    private const int MaxRank = 8;
 
     public static void Write(ref MessagePackWriter writer, Tensor t)
     {
+        if (!ElementSizes.ContainsKey(t.dtype))
+            throw new MessagePackSerializationException($"tensor: dtype {t.dtype} is not carried by the wire format");
         using var cpu = t.detach().cpu().contiguous();
         writer.WriteArrayHeader(3);
         writer.Write((int)t.dtype);
@@ -84,9 +89,10 @@ internal static class TensorWire
     {
         if (reader.ReadArrayHeader() != 3) throw new MessagePackSerializationException("tensor: expected 3 fields");
         var dtype = (ScalarType)reader.ReadInt32();
-        if (!Allowed.Contains(dtype)) throw new MessagePackSerializationException($"tensor: dtype {dtype} not allowed");
+        if (!ElementSizes.TryGetValue(dtype, out int elementSize))
+            throw new MessagePackSerializationException($"tensor: dtype {dtype} not allowed");
         int rank = reader.ReadArrayHeader();
-        if (rank > 8) throw new MessagePackSerializationException($"tensor: rank {rank} is too large");
+        if (rank > MaxRank) throw new MessagePackSerializationException($"tensor: rank {rank} is too large (at most {MaxRank})");
         var shape = new long[rank];
         for (int i = 0; i < rank; i++)
         {
@@ -95,16 +101,28 @@ internal static class TensorWire
         }
         var bytes = reader.ReadBytes() ?? throw new MessagePackSerializationException("tensor: no data");
 
-        var t = empty(shape, dtype: dtype);
-        if (bytes.Length != t.numel() * t.ElementSize)
-        {
-            t.Dispose();
+        // Checked before allocating: a corrupt or hostile shape must not reach torch's allocator.
+        if (bytes.Length != ByteCount(shape, elementSize))
             throw new MessagePackSerializationException(
                 $"tensor: {bytes.Length} bytes for shape [{string.Join(",", shape)}] of {dtype}");
-        }
-        var data = System.Buffers.BuffersExtensions.ToArray(bytes);
-        t.bytes = data;
+        var t = empty(shape, dtype: dtype);
+        t.bytes = System.Buffers.BuffersExtensions.ToArray(bytes);
         return t;
+    }
+
+    /// <returns>the bytes of a tensor of that shape, or -1 when the count overflows</returns>
+    private static long ByteCount(long[] shape, int elementSize)
+    {
+        try
+        {
+            long count = elementSize;
+            foreach (var s in shape) count = checked(count * s);
+            return count;
+        }
+        catch (OverflowException)
+        {
+            return -1;
+        }
     }
 }
 

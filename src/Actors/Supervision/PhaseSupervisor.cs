@@ -22,6 +22,7 @@ public sealed class PhaseSupervisor : ReceivePersistentActor
     private readonly IActorRef? listener;
     private PhaseLog phases = PhaseLog.Empty;
     private IActorRef loop = ActorRefs.Nobody;
+    private string? loopFailure;
 
     public PhaseSupervisor(Func<PhaseLog, Props> loopProps, IActorRef? listener, string persistenceId)
     {
@@ -49,11 +50,22 @@ public sealed class PhaseSupervisor : ReceivePersistentActor
         Command<Terminated>(t =>
         {
             if (!t.ActorRef.Equals(loop) || phases.Finished is not null) return;
-            var error = "the training loop stopped unexpectedly";
+            var error = loopFailure is null ? "the training loop stopped unexpectedly"
+                : $"the training loop failed: {loopFailure}";
             log.Error(error);
             Record(new RunFinished(false, error));
         });
     }
+
+    /// <summary>
+    /// A failing loop is stopped, never restarted: a restarted loop would start over from the phase log it was
+    /// created with and train again the phases completed since. The run ends, reported; a new supervisor resumes it.
+    /// </summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
+    {
+        loopFailure = e.Message;
+        return Directive.Stop;
+    });
 
     public override string PersistenceId { get; }
 

@@ -31,7 +31,8 @@ public static class CorpusManifestLoader
 
         var config = Parse(path);
         var manifest = new Manifest(path, config);
-        if (!config.HasPath("corpora")) throw manifest.Error("corpora", null, "missing: the manifest has no corpora section");
+        if (!config.HasPath("corpora"))
+            throw manifest.Error("corpora", null, "missing: the manifest has no corpora section");
 
         var root = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, manifest.Text("corpora.root", ".")));
         var defined = manifest.ObjectKeys("corpora.distributions");
@@ -106,7 +107,8 @@ public static class CorpusManifestLoader
         if (format == CorpusFormat.JsonLines && textField.Length == 0)
             throw m.Error($"{key}.text-field", "\"\"", "expected the name of the JSON field holding the text");
 
-        return new DistributionSpec(name, Files(m, $"{key}.files", root), format, textField, compression, Split(m, key));
+        var files = Files(m, $"{key}.files", root);
+        return new DistributionSpec(name, files, format, textField, compression, Split(m, key));
     }
 
     private static DocumentSplit Split(Manifest m, string key)
@@ -178,7 +180,7 @@ public static class CorpusManifestLoader
             if (!Config.HasPath(key)) return fallback;
 
             var value = Config.GetValue(key);
-            if (value.IsObject() || value.IsArray()) throw Error(key, null, "expected a single value");
+            if (!value.IsString()) throw Error(key, null, "expected a single value");
             return value.GetString() ?? "";
         }
 
@@ -200,9 +202,10 @@ public static class CorpusManifestLoader
         /// <summary>A list of names, or a single name standing for a list of one.</summary>
         public IReadOnlyList<string> List(string key)
         {
+            // Akka's parser reports an empty list as neither a list nor a string.
             var value = Config.GetValue(key);
             if (value.IsObject()) throw Error(key, null, "expected a list");
-            if (!value.IsArray()) return [value.GetString()];
+            if (!value.IsArray()) return value.IsString() ? [value.GetString()] : [];
 
             var items = value.GetArray();
             if (items.Any(v => v.IsObject() || v.IsArray())) throw Error(key, null, "expected a list of strings");

@@ -46,14 +46,16 @@ public static class RunSettingsBinding
     private static readonly Regex DevicePattern = new(@"^(cpu|cuda(:\d+)?)$", RegexOptions.CultureInvariant);
 
     /// <summary>Binds with the vocabulary size of the configured tokenizer.</summary>
-    public static RunSettings FromConfig(Config root) => FromConfig(root, Tokenizers.Create(TokenizerName(root)).VocabSize);
+    public static RunSettings FromConfig(Config root) =>
+        FromConfig(root, Tokenizers.Create(TokenizerName(root)).VocabSize);
 
     /// <param name="vocabSize">from the tokenizer: it is not a configuration key</param>
     /// <param name="workingDirectory">where relative paths start; the process's working directory if null</param>
     /// <param name="now">the time stamp of a default output directory; the current local time if null</param>
-    /// <exception cref="SettingsException">a value is missing, malformed or out of range, or a key is unknown</exception>
+    /// <exception cref="SettingsException">a value is missing, malformed or out of range; a key is unknown</exception>
     /// <exception cref="CorpusException">the corpus manifest is malformed</exception>
-    public static RunSettings FromConfig(Config root, int vocabSize, string? workingDirectory = null, DateTime? now = null)
+    public static RunSettings FromConfig(
+        Config root, int vocabSize, string? workingDirectory = null, DateTime? now = null)
     {
         var wd = Path.GetFullPath(workingDirectory ?? Directory.GetCurrentDirectory());
         var r = new Reader(root);
@@ -127,7 +129,7 @@ public static class RunSettingsBinding
     private static ModelConfig BindModel(Reader r, int vocabSize)
     {
         if (vocabSize <= 0)
-            throw new ArgumentOutOfRangeException(nameof(vocabSize), vocabSize, "the tokenizer's vocabulary size must be positive");
+            throw new ArgumentOutOfRangeException(nameof(vocabSize), vocabSize, "a vocabulary size must be positive");
 
         int layers = r.Int(Key("model.n-layers"), min: 1);
         int heads = r.Int(Key("model.n-heads"), min: 1);
@@ -175,7 +177,8 @@ public static class RunSettingsBinding
             Adam: adam,
             DistillLambda: r.Double(Key("train.distill-lambda"), v => v >= 0, NotNegative),
             DistillTemperature: r.Double(Key("train.distill-temperature"), v => v > 0, Positive),
-            Strategy: r.Choice(Key("train.strategy"), ("lifelong", Strategy.Lifelong), ("finetune", Strategy.Finetune)));
+            Strategy: r.Choice(Key("train.strategy"),
+                ("lifelong", Strategy.Lifelong), ("finetune", Strategy.Finetune)));
     }
 
     private static GrowthOptions BindGrowth(Reader r, Strategy strategy)
@@ -201,7 +204,8 @@ public static class RunSettingsBinding
             ? new[] { Path.GetFullPath(value) }
             : DataSearchPath(wd).Select(dir => Path.GetFullPath(Path.Combine(dir, value))).ToArray();
         var manifest = candidates.FirstOrDefault(File.Exists)
-            ?? throw new SettingsException(key, Quote(value), $"no such file (looked for {string.Join(", ", candidates)})");
+            ?? throw new SettingsException(
+                key, Quote(value), $"no such file (looked for {string.Join(", ", candidates)})");
 
         var distributions = r.List(Key("distributions"));
         if (distributions.Count == 0) return (manifest, distributions);
@@ -226,13 +230,14 @@ public static class RunSettingsBinding
     {
         if (value.Length > 0) return Path.GetFullPath(Path.Combine(wd, value));
 
-        var name = $"{now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}-{strategy.ToString().ToLowerInvariant()}";
+        var stamp = now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        var name = $"{stamp}-{strategy.ToString().ToLowerInvariant()}";
         return Path.Combine(wd, "runs", name);
     }
 
     private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 
-    /// <summary>Typed access to one configuration that wraps every failure with its key, and remembers what it read.</summary>
+    /// <summary>Typed reads that wrap every failure with its key, remembering which keys were read.</summary>
     private sealed class Reader(Config root)
     {
         private readonly HashSet<string> read = new(StringComparer.Ordinal);
@@ -240,8 +245,7 @@ public static class RunSettingsBinding
         public string Text(string key)
         {
             var value = Value(key);
-            if (value.IsObject() || value.IsArray())
-                throw new SettingsException(key, Shown(value), "expected a single value");
+            if (!value.IsString()) throw new SettingsException(key, Shown(value), "expected a single value");
             return value.GetString() ?? "";
         }
 
@@ -304,10 +308,14 @@ public static class RunSettingsBinding
         /// <summary>A list, or a comma-separated string (as the command line gives it).</summary>
         public IReadOnlyList<string> List(string key)
         {
+            // Akka's parser reports an empty list as neither a list nor a string: GetString() is null then.
             var value = Value(key);
             if (value.IsObject()) throw new SettingsException(key, Shown(value), "expected a list");
             if (!value.IsArray())
-                return (value.GetString() ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            {
+                return (value.GetString() ?? "")
+                    .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            }
 
             var items = value.GetArray();
             if (items.Any(v => v.IsObject() || v.IsArray()))
@@ -323,7 +331,8 @@ public static class RunSettingsBinding
                 if (string.Equals(name, raw, StringComparison.OrdinalIgnoreCase)) return value;
             }
 
-            throw new SettingsException(key, Shown(raw), "expected " + Alternatives(allowed.Select(a => a.Name).ToList()));
+            var names = allowed.Select(a => a.Name).ToList();
+            throw new SettingsException(key, Shown(raw), "expected " + Alternatives(names));
         }
 
         public string Match(string key, Regex pattern, string expected)
@@ -374,6 +383,7 @@ public static class RunSettingsBinding
         private static string Shown(HoconValue value) =>
             value.IsArray() ? "[" + string.Join(", ", value.GetArray().Select(v => v.ToString())) + "]"
             : value.IsObject() ? "{...}"
+            : !value.IsString() ? "[]"
             : Shown(value.GetString() ?? "");
 
         private static string Shown(string raw) =>

@@ -11,7 +11,10 @@ namespace LifelongMoE.Host.Cli;
 /// Runs one command line and turns its outcome into an exit code. Errors a user can fix (a bad key, a broken
 /// corpus or checkpoint) are one line naming the file, key and value; the stack trace only with --verbose.
 /// </summary>
-internal sealed class App(IAnsiConsole console, TextWriter error, bool interactive, TrainingRunner runner)
+/// <param name="console">tables and the live progress display</param>
+/// <param name="output">plain text: the help, progress lines when not on a terminal</param>
+internal sealed class App(
+    IAnsiConsole console, TextWriter output, TextWriter error, bool interactive, TrainingRunner runner)
 {
     public async Task<int> RunAsync(IReadOnlyList<string> args, CancellationToken ct)
     {
@@ -28,7 +31,7 @@ internal sealed class App(IAnsiConsole console, TextWriter error, bool interacti
         if (command.Help)
         {
             if (args.Count == 0) return BadUsage("no verb given");
-            console.WriteLine(Usage.Text);
+            output.WriteLine(Usage.Text);
             return Usage.Ok;
         }
 
@@ -62,14 +65,18 @@ internal sealed class App(IAnsiConsole console, TextWriter error, bool interacti
 
     private async Task<int> Dispatch(CommandLine command, CancellationToken ct) => command.Verb switch
     {
-        "train" => await TrainCommand.RunAsync(command, console, interactive, runner, ct),
+        "train" => await TrainCommand.RunAsync(command, console, output, interactive, runner, ct),
         "corpora" => CorporaCommand.Run(command, console),
         "report" => ReportCommand.Run(command, console),
+        "node" => await NodeCommand.RunAsync(command, console, ct),
+        "status" or "pause" or "resume" or "shift" or "checkpoint" =>
+            await ControlCommand.RunAsync(command, console, ct),
         _ => PendingCommands.Run(command, error),
     };
 
     private static bool IsUserError(Exception e) =>
-        e is SettingsException or CorpusException or CheckpointException or ConfigFileException or InvalidDataException;
+        e is SettingsException or CorpusException or CheckpointException or ConfigFileException or InvalidDataException
+            or ControlException or TrainingFailedException;
 
     // Awaited actor code may surface as an AggregateException or a TypeInitializationException around the cause.
     private static Exception Unwrap(Exception e) => e switch

@@ -2,10 +2,12 @@ using System.Text.RegularExpressions;
 
 namespace LifelongMoE.Host.Cli;
 
-/// <summary>The command line is malformed: an unknown verb, option or preset, or a missing value. Exit code 2.</summary>
+/// <summary>
+/// The command line is malformed: an unknown verb, option or preset, or a missing value. Exit code 2.
+/// </summary>
 internal sealed class UsageException(string message) : Exception(message);
 
-/// <summary>One configuration override from the command line, with its key in full (<c>lifelong-moe.</c> added).</summary>
+/// <summary>One override from the command line, its key in full (<c>lifelong-moe.</c> added).</summary>
 internal sealed record Override(string Key, string Value);
 
 /// <summary>A parsed command line: the verb, its configuration layers and overrides, and its own options.</summary>
@@ -31,7 +33,7 @@ internal sealed record CommandLine(
         ["status"] = new(true, ["seed-node"]),
         ["pause"] = new(true, ["seed-node"]),
         ["resume"] = new(true, ["seed-node"]),
-        ["shift"] = new(true, ["seed-node"], MinArguments: 1, MaxArguments: 1, ArgumentName: "DISTRIBUTION"),
+        ["shift"] = new(true, ["seed-node"]),
         ["checkpoint"] = new(true, ["seed-node"]),
         ["bench"] = new(true, ["steps"]),
         ["corpora"] = new(true, []),
@@ -41,7 +43,8 @@ internal sealed record CommandLine(
     /// <summary>Options that configuration verbs share; --out and --strategy are shorthands for overrides.</summary>
     private static readonly string[] ConfigOptions = ["preset", "config", "out", "strategy", "set"];
 
-    private static readonly Regex KeyPattern = new(@"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", RegexOptions.CultureInvariant);
+    private static readonly Regex KeyPattern =
+        new(@"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", RegexOptions.CultureInvariant);
 
     /// <exception cref="UsageException">the arguments do not form a valid command</exception>
     public static CommandLine Parse(IReadOnlyList<string> args)
@@ -95,7 +98,8 @@ internal sealed record CommandLine(
             else arguments.Add(arg);
         }
 
-        if (help || verb is null) return new CommandLine(verb ?? "", preset, configFile, overrides, options, arguments, verbose, true);
+        if (help || verb is null)
+            return new CommandLine(verb ?? "", preset, configFile, overrides, options, arguments, verbose, true);
 
         Validate(verb, preset, configFile, overrides, options, arguments);
         return new CommandLine(verb, preset, configFile, overrides, options, arguments, verbose, false);

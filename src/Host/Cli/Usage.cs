@@ -18,42 +18,49 @@ internal static class Usage
         usage: lifelongmoe VERB [options] [key=value ...]
 
         Verbs:
-          train                 train through the distributions in stream order, evaluating after each
-                                phase; writes report.json, report.md, forgetting.png, TensorBoard events
-          eval                  evaluate a checkpoint on every distribution's held-out documents
-          generate              sample text from a checkpoint
-          node                  join a running cluster as a worker that hosts experts
-          status                show the state of a running training cluster
-          pause | resume        pause a running training after its current step, or resume it
-          shift DISTRIBUTION    end the current phase and continue on DISTRIBUTION
-          checkpoint            write a checkpoint of a running training now
-          bench                 measure tokens/s of the in-process trainer and of the actor pipeline
-          corpora               check every corpus of the manifest and print its documents, bytes, tokens
-          report A.json [B.json]  print the forgetting matrix of a run, or compare two runs
+          train             train on each distribution in stream order, evaluating every
+                            one after each phase; writes report.json, report.md,
+                            forgetting.png and TensorBoard events to the output directory
+          eval              evaluate a checkpoint on every distribution's held-out text
+          generate          sample text from a checkpoint
+          node              join a running cluster as a worker that hosts experts
+          status            show the state of a running training
+          pause, resume     pause a running training after its current step; resume it
+          shift             end the current phase after its step; go on to the next
+                            distribution
+          checkpoint        write a checkpoint of a running training now
+          bench             time the in-process trainer and the actor pipeline (tokens/s)
+          corpora           read every corpus of the manifest; print documents, bytes,
+                            tokens
+          report A [B]      print the forgetting matrix of a run (its report.json or
+                            directory), or compare two runs
 
         Configuration (every verb but report):
-          --preset NAME         tiny | default | large, or the path of a .hocon file (default: default)
-          --config FILE         an extra HOCON file, applied over the preset
-          --set KEY=VALUE       override one key; "lifelong-moe." may be left out of KEY
-          KEY=VALUE             the same as --set KEY=VALUE, e.g. train.steps-per-phase=50
-          --out DIR             output directory (lifelong-moe.out; default runs/<time>-<strategy>)
-          --strategy NAME       lifelong | finetune (lifelong-moe.train.strategy)
-          Layers, lowest first: hocon/base.hocon < preset < --config < overrides, in order given.
+          --preset NAME     tiny, default or large, or a .hocon file (default: default)
+          --config FILE     an extra HOCON file, applied over the preset
+          --set KEY=VALUE   override one key; "lifelong-moe." may be left out of KEY
+          KEY=VALUE         the same as --set KEY=VALUE, e.g. train.steps-per-phase=50
+          --out DIR         output directory (default: runs/<time>-<strategy>)
+          --strategy NAME   lifelong or finetune
+          Layers, lowest first: hocon/base.hocon, the preset, --config, then the
+          overrides in the order given.
 
         Verb options:
-          --checkpoint DIR      eval, generate: the checkpoint directory to load
-          --prompt TEXT         generate: text to continue
-          --max-tokens N        generate: tokens to sample
-          --temperature X       generate: sampling temperature
-          --seed-node ADDRESS   node and control verbs: a cluster member, akka.tcp://SYSTEM@HOST:PORT
-          --port N              node: the port to listen on (default: any free one)
-          --steps N             bench: steps to time
+          --checkpoint DIR  eval, generate: the checkpoint directory to load
+          --prompt TEXT     generate: the text to continue
+          --max-tokens N    generate: how many tokens to sample
+          --temperature X   generate: the sampling temperature
+          --seed-node ADDR  node, status, pause, resume, shift, checkpoint: the training's
+                            address, akka.tcp://lifelong-moe@HOST:PORT (default: read
+                            from cluster.json in --out DIR, else in the newest runs/*)
+          --port N          node: the port to listen on (default: any free port)
+          --steps N         bench: how many steps to time
 
         General:
-          -v, --verbose         show stack traces of errors
-          -h, --help            show this text
+          -v, --verbose     show the stack trace of an error
+          -h, --help        show this text
 
-        Exit codes: 0 done, 1 configuration, corpus, checkpoint or run error, 2 bad command line,
-        130 cancelled with Ctrl+C.
+        Exit codes: 0 done; 1 a configuration, corpus, checkpoint or run error;
+        2 a bad command line; 130 cancelled with Ctrl+C.
         """;
 }

@@ -53,13 +53,16 @@ internal static class CorporaCommand
             .Title(Markup.Escape($"{manifest} (held out: document i with i % {holdout.Every} == {holdout.Offset})"));
         table.AddColumn("distribution");
         table.AddColumn("files");
-        foreach (var heading in new[] { "documents", "train", "held out", "bytes", $"tokens ({tokenizer})", "bytes/token" })
+        var numbers = new[] { "documents", "train", "held out", "bytes", $"tokens ({tokenizer})", "bytes/token" };
+        foreach (var heading in numbers)
             table.AddColumn(new TableColumn(Markup.Escape(heading)).RightAligned());
 
         foreach (var s in rows)
         {
             var spec = specs.First(d => d.Name == s.Name);
-            var perToken = s.Tokens is > 0 ? ((double)s.Bytes / s.Tokens.Value).ToString("F2", CultureInfo.InvariantCulture) : "-";
+            var perToken = s.Tokens is > 0
+                ? ((double)s.Bytes / s.Tokens.Value).ToString("F2", CultureInfo.InvariantCulture)
+                : "-";
             table.AddRow(
                 Markup.Escape(s.Name), spec.Files.Count.ToString(CultureInfo.InvariantCulture),
                 N(s.Documents), N(s.TrainDocuments), N(s.HeldOutDocuments), N(s.Bytes),

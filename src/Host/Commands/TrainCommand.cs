@@ -23,7 +23,8 @@ internal static class TrainCommand
     public const string SettingsFile = "settings.hocon";
 
     public static async Task<int> RunAsync(
-        CommandLine command, IAnsiConsole console, bool interactive, TrainingRunner runner, CancellationToken ct)
+        CommandLine command, IAnsiConsole console, TextWriter output, bool interactive, TrainingRunner runner,
+        CancellationToken ct)
     {
         var config = ConfigLayers.Load(command);
         var settings = RunSettingsBinding.FromConfig(config);
@@ -34,7 +35,7 @@ internal static class TrainCommand
 
         Directory.CreateDirectory(outDir);
         AtomicFile.WriteText(Path.Combine(outDir, SettingsFile),
-            "lifelong-moe {\n" + config.GetConfig(RunSettingsBinding.Section).Root + "\n}\n");
+            HoconText.Section(RunSettingsBinding.Section, config.GetValue(RunSettingsBinding.Section)));
 
         console.WriteLine($"{settings.Train.Strategy.ToString().ToLowerInvariant()} training on " +
                           $"{string.Join(", ", Distributions(settings))} ({settings.StepsPerPhase} steps each, " +
@@ -44,7 +45,7 @@ internal static class TrainCommand
         using (var log = new TrainingLog(outDir, settings))
         {
             var onLog = Guarded(log.OnProgress, console);
-            report = await ProgressDisplay.RunAsync(console, interactive,
+            report = await ProgressDisplay.RunAsync(console, output, interactive,
                 show => runner(config, settings, p => { onLog(p); show(p); }, ct));
             log.OnFinished(report);
         }

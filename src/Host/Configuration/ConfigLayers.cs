@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Akka.Configuration;
 using LifelongMoE.Actors.Training;
 using LifelongMoE.Host.Cli;
+using LifelongMoE.Host.Logging;
 
 namespace LifelongMoE.Host.Configuration;
 
@@ -10,13 +11,18 @@ internal sealed class ConfigFileException(string path, string problem, Exception
     : Exception($"{path}: {problem}", inner);
 
 /// <summary>
-/// Builds the configuration of a command: hocon/base.hocon &lt; preset &lt; --config file &lt; overrides.
+/// Builds the configuration of a command: hocon/base.hocon &lt; preset &lt; --config file &lt; overrides, with
+/// Akka's log lines sent through <see cref="ConsoleLogger"/>.
 /// hocon/ is looked for in the repository above the working directory, then above the executable, then
 /// beside the executable (the build copies it there).
 /// </summary>
 internal static class ConfigLayers
 {
     public const string DefaultPreset = "default";
+
+    /// <summary>What this executable adds over base.hocon, below every other layer.</summary>
+    private static readonly Config HostDefaults =
+        ConfigurationFactory.ParseString($"akka.loggers = [\"{ConsoleLogger.TypeName}\"]");
 
     private static readonly Regex PlainValue = new(
         @"^(-?\d+(\.\d+)?([eE][-+]?\d+)?|true|false|on|off|yes|no|null)$", RegexOptions.CultureInvariant);
@@ -26,7 +32,7 @@ internal static class ConfigLayers
     public static Config Load(CommandLine command, string? hoconDirectory = null)
     {
         var hocon = hoconDirectory ?? FindHoconDirectory();
-        var config = ParseFile(Path.Combine(hocon, "base.hocon"));
+        var config = HostDefaults.WithFallback(ParseFile(Path.Combine(hocon, "base.hocon")));
         config = ParseFile(PresetPath(command.Preset ?? DefaultPreset, hocon)).WithFallback(config);
 
         if (command.ConfigFile is { } extra)
@@ -74,7 +80,8 @@ internal static class ConfigLayers
 
         candidates.Add(Path.Combine(AppContext.BaseDirectory, "hocon"));
         return candidates.FirstOrDefault(dir => File.Exists(Path.Combine(dir, "base.hocon")))
-            ?? throw new ConfigFileException("hocon/base.hocon", $"not found (looked in {string.Join(", ", candidates)})");
+            ?? throw new ConfigFileException(
+                "hocon/base.hocon", $"not found (looked in {string.Join(", ", candidates)})");
     }
 
     /// <summary>

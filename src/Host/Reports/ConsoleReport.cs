@@ -39,7 +39,8 @@ internal static class ConsoleReport
         void Row(string label, double? x, double? y, string format = "F3")
         {
             string F(double? v) => v?.ToString(format, CultureInfo.InvariantCulture) ?? ForgettingMatrix.Missing;
-            table.AddRow(Markup.Escape(label), F(x), F(y), x is { } p && y is { } q ? F(q - p) : ForgettingMatrix.Missing);
+            var change = x is { } p && y is { } q ? F(q - p) : ForgettingMatrix.Missing;
+            table.AddRow(Markup.Escape(label), F(x), F(y), change);
         }
 
         table.AddRow("strategy", Markup.Escape(a.Strategy), Markup.Escape(b.Strategy), "");

@@ -53,7 +53,8 @@ internal static class ForgettingMatrix
     {
         var trained = Enumerable.Range(0, r.Distributions.Count).Where(d => TrainedIn(r, d) >= 0)
             .OrderBy(d => TrainedIn(r, d)).ToList();
-        var values = trained.Take(Math.Max(0, trained.Count - 1)).Select(d => Forgetting(r, d)).OfType<double>().ToList();
+        var values = trained.Take(Math.Max(0, trained.Count - 1))
+            .Select(d => Forgetting(r, d)).OfType<double>().ToList();
         return values.Count == 0 ? null : values.Average();
     }
 
@@ -61,7 +62,8 @@ internal static class ForgettingMatrix
     public static double? FinalMean(ReportDocument r)
     {
         if (r.Phases.Count == 0) return null;
-        var last = Enumerable.Range(0, r.Distributions.Count).Select(d => r.At(r.Phases.Count - 1, d)).OfType<double>().ToList();
+        var last = Enumerable.Range(0, r.Distributions.Count)
+            .Select(d => r.At(r.Phases.Count - 1, d)).OfType<double>().ToList();
         return last.Count == 0 ? null : last.Average();
     }
 

@@ -23,8 +23,9 @@ internal static class ForgettingPlot
             AtomicFile.Write(path, s => s.Write(png));
             return null;
         }
-        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException
-                                      or BadImageFormatException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException
+                                      or EntryPointNotFoundException or BadImageFormatException
+                                      or IOException or UnauthorizedAccessException)
         {
             return $"{e.GetType().Name}: {(e.InnerException ?? e).Message}";
         }
@@ -40,7 +41,9 @@ internal static class ForgettingPlot
             var points = phases.Where(i => r.At(i, d) is not null).ToArray();
             if (points.Length == 0) continue;
 
-            var line = plot.Add.Scatter(points.Select(i => (double)i).ToArray(), points.Select(i => r.At(i, d)!.Value).ToArray());
+            var xs = points.Select(i => (double)i).ToArray();
+            var ys = points.Select(i => r.At(i, d)!.Value).ToArray();
+            var line = plot.Add.Scatter(xs, ys);
             line.LegendText = r.Distributions[d];
             line.LineWidth = 2;
             line.MarkerSize = 7;

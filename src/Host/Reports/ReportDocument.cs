@@ -56,7 +56,8 @@ internal sealed record ReportDocument(
         }
     }
 
-    /// <summary>Held-out bits per byte of distribution <paramref name="d"/> after phase <paramref name="phase"/>.</summary>
+    /// <summary>Held-out bits per byte of distribution <paramref name="d"/> after phase index <paramref name="phase"/>.
+    /// </summary>
     public double? At(int phase, int d) => phase < Eval.Length && d < Eval[phase].Length ? Eval[phase][d] : null;
 
     internal static double? Finite(double v) => double.IsFinite(v) ? v : null;

@@ -6,7 +6,7 @@ using LifelongMoE.Model.Checkpoints;
 
 namespace LifelongMoE.Host.Reports;
 
-/// <summary>What <see cref="ReportWriter.Write"/> produced; <see cref="PlotError"/> says why there is no plot.</summary>
+/// <summary>What <see cref="ReportWriter.Write"/> produced; PlotError says why there is no plot.</summary>
 internal sealed record ReportFiles(string Json, string Markdown, string? Plot, string? PlotError);
 
 /// <summary>
@@ -55,17 +55,20 @@ internal static class ReportWriter
                         $"d-ff {m.DFf}, moe-every {m.MoeEvery}, experts {m.InitialExperts}, top-k {m.TopK}, " +
                         $"capacity-factor {F(m.CapacityFactor)}",
             ["aux-losses"] = $"load-balance {F(m.LoadBalanceCoef)}, router-z {F(m.RouterZLossCoef)}",
-            ["train"] = $"{t.Strategy.ToString().ToLowerInvariant()}, {s.StepsPerPhase} steps/phase, batch {s.BatchSize}, " +
+            ["train"] = $"{Lower(t.Strategy)}, {s.StepsPerPhase} steps/phase, batch {s.BatchSize}, " +
                         $"lr {F(t.LearningRate)}, warmup {t.WarmupSteps}, min-lr-ratio {F(t.MinLrRatio)}, " +
                         $"grad-clip {F(t.GradClip)}",
-            ["adamw"] = $"beta1 {F(adam.Beta1)}, beta2 {F(adam.Beta2)}, eps {F(adam.Eps)}, weight-decay {F(adam.WeightDecay)}",
+            ["adamw"] = $"beta1 {F(adam.Beta1)}, beta2 {F(adam.Beta2)}, eps {F(adam.Eps)}, " +
+                        $"weight-decay {F(adam.WeightDecay)}",
             ["distillation"] = $"lambda {F(t.DistillLambda)}, temperature {F(t.DistillTemperature)}",
-            ["growth"] = $"{s.Growth.ExpertsPerShift} experts/shift, init {s.Growth.Init.ToString().ToLowerInvariant()}, " +
-                         $"router-init {s.Growth.RouterInit.ToString().ToLowerInvariant()}, noise-std {F(s.Growth.NoiseStd)}",
+            ["growth"] = $"{s.Growth.ExpertsPerShift} experts/shift, init {Lower(s.Growth.Init)}, " +
+                         $"router-init {Lower(s.Growth.RouterInit)}, noise-std {F(s.Growth.NoiseStd)}",
             ["eval"] = $"{s.EvalSequences} sequences, batch {s.EvalBatchSize}",
             ["checkpoint"] = s.CheckpointEvery == 0 ? "at each phase end" : $"every {s.CheckpointEvery} steps",
         };
     }
+
+    private static string Lower<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
 
     public static string Markdown(ReportDocument r)
     {
@@ -74,8 +77,9 @@ internal static class ReportWriter
         sb.AppendLine($"# LifelongMoE run: {r.Strategy}");
         sb.AppendLine();
         sb.AppendLine(string.Create(inv,
-            $"Started {r.Started:yyyy-MM-dd HH:mm:ss}; {r.Seconds:F1} s; {r.TokensPerSecond:N0} tokens/s on {r.Device}; " +
-            $"tokenizer {r.Tokenizer}; {r.Parameters:N0} parameters at the end."));
+            $"Started {r.Started:yyyy-MM-dd HH:mm:ss}; {r.Seconds:F1} s; " +
+            $"{r.TokensPerSecond:N0} tokens/s on {r.Device}; tokenizer {r.Tokenizer}; " +
+            $"{r.Parameters:N0} parameters at the end."));
         sb.AppendLine();
 
         sb.AppendLine("## Held-out bits per byte after each phase");
@@ -84,12 +88,14 @@ internal static class ReportWriter
         sb.AppendLine();
         sb.AppendLine($"Mean forgetting: {ForgettingMatrix.Cell(ForgettingMatrix.MeanForgetting(r))} bits/byte " +
                       "(final minus best after training, averaged over all but the last distribution).");
-        sb.AppendLine($"Final mean: {ForgettingMatrix.Cell(ForgettingMatrix.FinalMean(r))} bits/byte over all distributions.");
+        sb.AppendLine($"Final mean: {ForgettingMatrix.Cell(ForgettingMatrix.FinalMean(r))} bits/byte " +
+                      "over all distributions.");
         sb.AppendLine();
 
         sb.AppendLine("## Phases");
         sb.AppendLine();
-        sb.AppendLine("| phase | distribution | steps | tokens | seconds | experts/layer | final train loss | checkpoint |");
+        sb.AppendLine(
+            "| phase | distribution | steps | tokens | seconds | experts/layer | final train loss | checkpoint |");
         sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---|");
         foreach (var p in r.Phases)
         {

@@ -27,7 +27,8 @@ internal sealed class TensorBoardWriter : IDisposable
     {
         Directory.CreateDirectory(directory);
         var seconds = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        Path = System.IO.Path.Combine(directory, $"events.out.tfevents.{seconds}.{Environment.MachineName}.{Environment.ProcessId}");
+        var name = $"events.out.tfevents.{seconds}.{Environment.MachineName}.{Environment.ProcessId}";
+        Path = System.IO.Path.Combine(directory, name);
         stream = new FileStream(Path, FileMode.CreateNew, FileAccess.Write, FileShare.Read);
 
         var first = new ProtoWriter();

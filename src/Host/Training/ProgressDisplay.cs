@@ -1,5 +1,6 @@
 using System.Globalization;
 using LifelongMoE.Actors.Training;
+using LifelongMoE.Host.Logging;
 using Spectre.Console;
 
 namespace LifelongMoE.Host.Training;
@@ -14,17 +15,19 @@ internal static class ProgressDisplay
     /// Runs <paramref name="run"/>, handing it the progress callback. The callback may be called from any thread.
     /// </summary>
     public static async Task<T> RunAsync<T>(
-        IAnsiConsole console, bool interactive, Func<Action<TrainingProgress>, Task<T>> run)
+        IAnsiConsole console, TextWriter output, bool interactive, Func<Action<TrainingProgress>, Task<T>> run)
     {
-        if (!interactive) return await run(new PlainLines(console).OnProgress);
+        if (!interactive) return await run(new PlainLines(output).OnProgress);
 
         return await console.Progress()
             .AutoClear(false)
             .HideCompleted(false)
-            .Columns(new ProgressBarColumn(), new PercentageColumn(), new TaskDescriptionColumn { Alignment = Justify.Left })
+            .Columns(
+                new ProgressBarColumn(), new PercentageColumn(), new TaskDescriptionColumn { Alignment = Justify.Left })
             .StartAsync(async ctx =>
             {
                 var bars = new PhaseBars(ctx);
+                using var logs = LogSink.Redirect(line => console.WriteLine(line));
                 var result = await run(bars.OnProgress);
                 bars.Complete();
                 return result;
@@ -49,7 +52,7 @@ internal static class ProgressDisplay
         : eta.ToString(@"m\:ss", CultureInfo.InvariantCulture);
 
     /// <summary>Lines at the first and last step of a phase and every tenth of it in between.</summary>
-    internal sealed class PlainLines(IAnsiConsole console)
+    internal sealed class PlainLines(TextWriter output)
     {
         private readonly object gate = new();
 
@@ -58,7 +61,11 @@ internal static class ProgressDisplay
             int every = Math.Max(1, p.StepsInPhase / 10);
             if (p.Step != 1 && p.Step != p.StepsInPhase && p.Step % every != 0) return;
 
-            lock (gate) console.WriteLine(Describe(p));
+            lock (gate)
+            {
+                output.WriteLine(Describe(p));
+                output.Flush();
+            }
         }
     }
 

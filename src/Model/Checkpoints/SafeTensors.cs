@@ -37,7 +37,7 @@ public static class SafeTensors
             if (!DtypeNames.TryGetValue(t.dtype, out var dtype))
                 throw new ArgumentException($"tensor '{name}' has dtype {t.dtype}, which safetensors does not store");
             byte[] bytes;
-            using (var cpu = t.detach().cpu().contiguous()) bytes = cpu.bytes.ToArray();
+            using (NewDisposeScope()) bytes = t.detach().cpu().contiguous().bytes.ToArray();
             header[name] = new JsonObject
             {
                 ["dtype"] = dtype,
@@ -113,7 +113,8 @@ public static class SafeTensors
             throw new CheckpointException(path,
                 $"tensor '{name}' claims bytes [{offsets[0]}, {offsets[1]}) but needs {expected} bytes");
         t.bytes = bytes.AsSpan((int)begin, (int)(end - begin));
-        return device is null || device.type == DeviceType.CPU ? t : t.to(device);
+        if (device is null || device.type == DeviceType.CPU) return t;
+        using (t) return t.to(device);
     }
 
     public static string Sha256(string path)

@@ -80,7 +80,8 @@ public sealed class MoeLayer : nn.Module
 
     /// <summary>
     /// Adds <paramref name="n"/> experts and one router block of <paramref name="n"/> columns, and returns the
-    /// new experts' weights. With <see cref="ExpansionInit.Copy"/> new expert j copies expert (j mod old_count)
+    /// new experts' weights, which the caller owns (a local layer loads copies of them into its own experts).
+    /// With <see cref="ExpansionInit.Copy"/> new expert j copies expert (j mod old_count)
     /// plus Gaussian noise of standard deviation <paramref name="noiseStd"/>; with Random its matrices are drawn
     /// from N(0, 0.02) and biases start at zero. Router columns copy the same source when
     /// <see cref="RouterInit.Copy"/>, else start at zero (new experts start at the mean logit).

@@ -39,6 +39,22 @@ public class ModuleRegistrationTests
     }
 
     [Fact]
+    public void Released_experts_leave_the_parameter_list_while_routing_keeps_every_column()
+    {
+        using var model = new MoeTransformer(TinyModels.Config());
+        var layer = model.MoeLayers.Single().Layer;
+
+        layer.ReleaseExperts();
+
+        Assert.False(layer.HoldsExperts);
+        Assert.Equal(4, layer.ExpertCount);
+        Assert.Empty(layer.Experts);
+        var names = model.named_parameters().Select(p => p.name).ToList();
+        Assert.DoesNotContain(names, n => n.Contains(".experts."));
+        Assert.Contains("blocks.1.moe.router.blocks.0.weight", names);
+    }
+
+    [Fact]
     public void Converting_a_grown_layer_to_float64_converts_router_and_experts()
     {
         var layer = new MoeLayer(8, 16, 2);
