@@ -10,7 +10,7 @@ Console.CancelKeyPress += (_, e) =>
 {
     if (cancel.IsCancellationRequested) return;
     e.Cancel = true;
-    Console.Error.WriteLine("lifelongmoe: stopping after the current step (Ctrl+C again to abort at once)");
+    Console.Error.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} lifelongmoe: stopping after the current step (Ctrl+C again to abort at once)");
     cancel.Cancel();
 };
 

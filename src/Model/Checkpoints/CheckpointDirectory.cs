@@ -18,7 +18,8 @@ public sealed class CheckpointWriter
         Directory.CreateDirectory(root);
         finalPath = Path.Combine(Path.GetFullPath(root), name);
         if (Directory.Exists(finalPath))
-            throw new CheckpointException(finalPath, "a checkpoint of that name already exists; it is never overwritten");
+            throw new CheckpointException(finalPath,
+                "a checkpoint of that name already exists; it is never overwritten");
         StagingPath = Path.Combine(Path.GetFullPath(root), $".{name}.partial-{Guid.NewGuid():N}");
         Directory.CreateDirectory(StagingPath);
     }
@@ -39,13 +40,20 @@ public sealed class CheckpointWriter
     public string Commit(IReadOnlyDictionary<string, string>? info = null)
     {
         var files = new JsonObject();
-        foreach (var file in Directory.GetFiles(StagingPath, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        var staged = Directory.GetFiles(StagingPath, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal);
+        foreach (var file in staged)
         {
             var rel = Path.GetRelativePath(StagingPath, file).Replace('\\', '/');
             if (rel == CheckpointDirectory.ManifestName || Path.GetFileName(rel).StartsWith('.')) continue;
-            files[rel] = new JsonObject { ["bytes"] = new FileInfo(file).Length, ["sha256"] = SafeTensors.Sha256(file) };
+            files[rel] = new JsonObject
+            {
+                ["bytes"] = new FileInfo(file).Length, ["sha256"] = SafeTensors.Sha256(file),
+            };
         }
-        var manifest = new JsonObject { ["format"] = 1, ["created"] = DateTime.UtcNow.ToString("O"), ["files"] = files };
+        var manifest = new JsonObject
+        {
+            ["format"] = 1, ["created"] = DateTime.UtcNow.ToString("O"), ["files"] = files,
+        };
         if (info is not null)
             manifest["info"] = new JsonObject(info.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
         WriteJson(CheckpointDirectory.ManifestName, manifest);
@@ -69,7 +77,8 @@ public static class CheckpointDirectory
     public static void Verify(string dir)
     {
         var manifestPath = Path.Combine(dir, ManifestName);
-        if (!File.Exists(manifestPath)) throw new CheckpointException(dir, "no manifest.json: the checkpoint is incomplete");
+        if (!File.Exists(manifestPath))
+            throw new CheckpointException(dir, "no manifest.json: the checkpoint is incomplete");
         JsonObject files;
         try
         {

@@ -69,8 +69,8 @@ public static class ModelCheckpoint
             if (!trunk.TryGetValue(name, out var t))
                 throw new CheckpointException(trunkPath, $"lacks tensor '{name}'");
             if (!t.shape.SequenceEqual(p.shape))
-                throw new CheckpointException(trunkPath,
-                    $"tensor '{name}' has shape [{string.Join(",", t.shape)}], the model has [{string.Join(",", p.shape)}]");
+                throw new CheckpointException(trunkPath, $"tensor '{name}' has shape [{string.Join(",", t.shape)}], " +
+                    $"the model has [{string.Join(",", p.shape)}]");
             p.copy_(t);
         }
         foreach (var (block, layer) in model.MoeLayers)

@@ -29,8 +29,8 @@ public static class TrunkCheckpoint
             if (!trunk.TryGetValue(name, out var t))
                 throw new CheckpointException(path, $"lacks tensor '{name}'");
             if (!t.shape.SequenceEqual(p.shape))
-                throw new CheckpointException(path,
-                    $"tensor '{name}' has shape [{string.Join(",", t.shape)}], the model has [{string.Join(",", p.shape)}]");
+                throw new CheckpointException(path, $"tensor '{name}' has shape [{string.Join(",", t.shape)}], " +
+                    $"the model has [{string.Join(",", p.shape)}]");
             p.copy_(t);
         }
     }

@@ -57,8 +57,8 @@ public sealed class Expert : nn.Module<Tensor, Tensor>
             if (!weights.TryGetValue(name, out var w))
                 throw new ArgumentException($"expert weights lack tensor '{name}'");
             if (!w.shape.SequenceEqual(p.shape))
-                throw new ArgumentException(
-                    $"expert tensor '{name}' has shape [{string.Join(",", w.shape)}], expected [{string.Join(",", p.shape)}]");
+                throw new ArgumentException($"expert tensor '{name}' has shape [{string.Join(",", w.shape)}], " +
+                    $"expected [{string.Join(",", p.shape)}]");
             p.copy_(w);
         }
     }

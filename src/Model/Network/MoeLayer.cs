@@ -55,7 +55,9 @@ public sealed class MoeLayer : nn.Module
     /// <summary>Routing counters of the student's forward passes (teacher passes are not counted).</summary>
     public MoeStats Stats { get; } = new();
 
-    /// <summary>Routes the flattened tokens with the router blocks of the first <paramref name="phases"/> phases.</summary>
+    /// <summary>
+    /// Routes the flattened tokens with the router blocks of the first <paramref name="phases"/> phases.
+    /// </summary>
     /// <param name="x">(tokens, d_model)</param>
     public Routing Route(Tensor x, int phases, int topK, double capacityFactor)
     {
@@ -117,7 +119,9 @@ public sealed class MoeLayer : nn.Module
         return created;
     }
 
-    /// <summary>Disposes the local expert modules once the experts are owned elsewhere; routing is unchanged.</summary>
+    /// <summary>
+    /// Disposes the local expert modules once the experts are owned elsewhere; routing is unchanged.
+    /// </summary>
     public void ReleaseExperts()
     {
         foreach (var e in experts) e.Dispose();

@@ -47,7 +47,8 @@ public sealed class MoeTransformer : nn.Module
     public IReadOnlyList<Block> Blocks => blocks.ToList();
 
     /// <summary>Indices of the blocks that hold an MoE layer.</summary>
-    public IReadOnlyList<int> MoeBlocks => Enumerable.Range(0, blocks.Count).Where(i => blocks[i].Moe != null).ToList();
+    public IReadOnlyList<int> MoeBlocks =>
+        Enumerable.Range(0, blocks.Count).Where(i => blocks[i].Moe != null).ToList();
 
     public IEnumerable<(int Block, MoeLayer Layer)> MoeLayers =>
         MoeBlocks.Select(i => (i, blocks[i].Moe!));
@@ -118,7 +119,8 @@ public sealed class MoeTransformer : nn.Module
     /// <summary>Adds <paramref name="n"/> experts and a router block to every MoE layer.</summary>
     public void AddExperts(int n, ExpansionInit init, RouterInit routerInit, double noiseStd, Generator generator)
     {
-        foreach (var (_, layer) in MoeLayers) DisposeWeights(layer.AddExperts(n, init, routerInit, noiseStd, generator));
+        foreach (var (_, layer) in MoeLayers)
+            DisposeWeights(layer.AddExperts(n, init, routerInit, noiseStd, generator));
     }
 
     // The layers hold copies of the new experts' weights; the returned originals would otherwise wait for the GC.
@@ -176,7 +178,8 @@ public sealed class MoeTransformer : nn.Module
         {
             using var generator = new Generator(0);
             for (int p = layer.Router.Phases; p < expertsPerPhase.Count; p++)
-                DisposeWeights(layer.AddExperts(expertsPerPhase[p], ExpansionInit.Random, RouterInit.Zero, 0, generator));
+                DisposeWeights(
+                    layer.AddExperts(expertsPerPhase[p], ExpansionInit.Random, RouterInit.Zero, 0, generator));
         }
     }
 

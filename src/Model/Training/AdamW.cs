@@ -4,7 +4,8 @@ using static TorchSharp.torch;
 namespace LifelongMoE.Model.Training;
 
 /// <summary>Hyper-parameters of <see cref="AdamW"/>. Weight decay is explicit (PyTorch's default is 0.01).</summary>
-public sealed record AdamWOptions(double Beta1 = 0.9, double Beta2 = 0.95, double Eps = 1e-8, double WeightDecay = 0.1);
+public sealed record AdamWOptions(
+    double Beta1 = 0.9, double Beta2 = 0.95, double Eps = 1e-8, double WeightDecay = 0.1);
 
 /// <summary>
 /// AdamW (decoupled weight decay, as torch.optim.AdamW) over a fixed set of named parameters. Each
@@ -89,7 +90,8 @@ public sealed class AdamW : IDisposable
         using var _ = no_grad();
         foreach (var (name, _, m, v) in state)
         {
-            if (!dict.TryGetValue($"{name}.exp_avg", out var em) || !dict.TryGetValue($"{name}.exp_avg_sq", out var ev))
+            if (!dict.TryGetValue($"{name}.exp_avg", out var em)
+                || !dict.TryGetValue($"{name}.exp_avg_sq", out var ev))
                 throw new ArgumentException($"optimizer state lacks '{name}'");
             m.copy_(em);
             v.copy_(ev);

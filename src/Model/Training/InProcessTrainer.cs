@@ -43,9 +43,11 @@ public sealed class InProcessTrainer : IDisposable
             Teacher = options.DistillLambda > 0 ? Model.CreateTeacher() : null;
             Model.FreezeExperts();
             Model.AddExperts(growth.ExpertsPerShift, growth.Init, growth.RouterInit, growth.NoiseStd, growthGenerator);
-            Model.to(Device);
         }
 
+        // Every phase, the first included: Step sends its batches to Device. Moving may replace the parameter
+        // objects, so it comes before the optimizer takes them; on the device they are on already it does nothing.
+        Model.to(Device);
         optimizer?.Dispose();
         optimizer = new AdamW(
             Model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, (Tensor)p.parameter)),
@@ -67,7 +69,8 @@ public sealed class InProcessTrainer : IDisposable
 
         var result = Model.Forward(x);
         var ce = Losses.NextToken(result.Logits, y);
-        var loss = ce + Model.Config.LoadBalanceCoef * result.BalanceLoss + Model.Config.RouterZLossCoef * result.ZLoss;
+        var loss = ce + Model.Config.LoadBalanceCoef * result.BalanceLoss
+            + Model.Config.RouterZLossCoef * result.ZLoss;
         double kl = 0;
         if (Teacher is not null)
         {
@@ -82,12 +85,13 @@ public sealed class InProcessTrainer : IDisposable
         optimizer.Step(lr, GradientClipping.Scale(squared, options.GradClip));
         optimizer.ZeroGrad();
 
-        return new StepResult(loss.ToDouble(), ce.ToDouble(), kl, result.BalanceLoss.ToDouble(), result.ZLoss.ToDouble(),
-            result.Dropped, Math.Sqrt(squared), lr, x.numel());
+        return new StepResult(loss.ToDouble(), ce.ToDouble(), kl, result.BalanceLoss.ToDouble(),
+            result.ZLoss.ToDouble(), result.Dropped, Math.Sqrt(squared), lr, x.numel());
     }
 
     /// <summary>Mean next-token cross-entropy (nats per token) over fixed sequences, without gradients.</summary>
-    public double Evaluate(IReadOnlyList<long[]> sequences, int batchSize) => Evaluation.MeanLoss(Model, sequences, batchSize, Device);
+    public double Evaluate(IReadOnlyList<long[]> sequences, int batchSize) =>
+        Evaluation.MeanLoss(Model, sequences, batchSize, Device);
 
     public void Dispose()
     {
@@ -110,7 +114,8 @@ public static class Evaluation
         {
             using var scope = NewDisposeScope();
             var rows = sequences.Skip(i).Take(batchSize).ToList();
-            var batch = tensor(rows.SelectMany(r => r).ToArray(), new long[] { rows.Count, rows[0].Length }).to(device);
+            var batch = tensor(rows.SelectMany(r => r).ToArray(), new long[] { rows.Count, rows[0].Length })
+                .to(device);
             var x = batch[.., ..^1];
             var logits = model.Forward(x, model.Phases).Logits;
             var loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), batch[.., 1..].reshape(-1),

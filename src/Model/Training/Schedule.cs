@@ -17,7 +17,9 @@ public sealed record LearningRateSchedule(double PeakLr, int WarmupSteps, int To
 /// <summary>Clipping by the global gradient norm over every owner of parameters.</summary>
 public static class GradientClipping
 {
-    /// <summary>The factor that brings the global norm down to <paramref name="maxNorm"/> (1 if already below).</summary>
+    /// <summary>
+    /// The factor that brings the global norm down to <paramref name="maxNorm"/> (1 if already below).
+    /// </summary>
     public static double Scale(double squaredNormSum, double maxNorm)
     {
         if (maxNorm <= 0) return 1.0;

@@ -8,6 +8,7 @@ namespace LifelongMoE.Model.Tests.Network;
 /// Every tensor of the model is a registered parameter under one PyTorch-style name, before and after growth,
 /// so the optimizer, to(), state dicts and Dispose all reach it.
 /// </summary>
+[Collection(SerialTorchCollection.Name)]
 public class ModuleRegistrationTests
 {
     [Fact]
@@ -57,7 +58,7 @@ public class ModuleRegistrationTests
     [Fact]
     public void Converting_a_grown_layer_to_float64_converts_router_and_experts()
     {
-        var layer = new MoeLayer(8, 16, 2);
+        using var layer = new MoeLayer(8, 16, 2);
         using var gen = new Generator(1);
         foreach (var weights in layer.AddExperts(2, ExpansionInit.Copy, RouterInit.Zero, 0.01, gen))
             foreach (var t in weights.Values) t.Dispose();
@@ -69,6 +70,5 @@ public class ModuleRegistrationTests
         Assert.All(layer.parameters(), p => Assert.Equal(ScalarType.Float64, p.dtype));
         Assert.All(layer.Experts, e => Assert.Equal(ScalarType.Float64, e.StateDict()["fc2.weight"].dtype));
         Assert.Equal(ScalarType.Float64, layer.Router.Block(1).weight!.dtype);
-        layer.Dispose();
     }
 }

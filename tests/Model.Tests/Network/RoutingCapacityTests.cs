@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 namespace LifelongMoE.Model.Tests.Network;
 
 /// <summary>Which assignments the capacity limit drops, worked out by hand.</summary>
+[Collection(SerialTorchCollection.Name)]
 public class RoutingCapacityTests
 {
     // 6 tokens x 3 experts with first/second choices: t0 (0,1), t1 (0,2), t2 (0,1), t3 (1,0), t4 (2,0), t5 (0,2).
@@ -83,7 +84,7 @@ public class RoutingCapacityTests
     public void A_token_whose_assignments_are_all_dropped_gets_a_zero_update()
     {
         using var scope = NewDisposeScope();
-        var layer = new MoeLayer(3, 8, 3);
+        using var layer = new MoeLayer(3, 8, 3);
         // With the router 40 * identity, the logits are 40 * the token rows: the preferences of Logits.
         using (no_grad()) layer.Router.Block(0).weight!.copy_(eye(3) * 40);
         var x = RoutingTopKTests.LogitTensor(Logits);

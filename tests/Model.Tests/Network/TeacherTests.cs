@@ -5,12 +5,15 @@ using static TorchSharp.torch;
 
 namespace LifelongMoE.Model.Tests.Network;
 
-/// <summary>The teacher is the model as it was at the end of the phase, and it never owns the student's experts.</summary>
+/// <summary>
+/// The teacher is the model as it was at the end of the phase, and it never owns the student's experts.
+/// </summary>
 [Collection(SerialTorchCollection.Name)]
 public class TeacherTests
 {
     private static Tensor Input(ModelConfig config) =>
-        tensor(TinyModels.Tokens(3, config.ContextLength - 1, config.VocabSize, 42), new long[] { 3, config.ContextLength });
+        tensor(TinyModels.Tokens(3, config.ContextLength - 1, config.VocabSize, 42),
+            new long[] { 3, config.ContextLength });
 
     private static Tensor Logits(MoeTransformer model, Tensor idx)
     {

@@ -50,7 +50,8 @@ public class LearningTests(ITestOutputHelper output)
     /// </summary>
     private static (byte[] Train, byte[] HeldOut) ReadCorpus(string file)
     {
-        using var stream = new GZipStream(File.OpenRead(Path.Combine(CorporaDirectory(), file)), CompressionMode.Decompress);
+        var path = Path.Combine(CorporaDirectory(), file);
+        using var stream = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
         using var reader = new StreamReader(stream, Encoding.UTF8);
         var train = new List<byte>();
         var heldOut = new List<byte>();
@@ -83,5 +84,6 @@ public class LearningTests(ITestOutputHelper output)
     }
 
     private static long[] Windows(byte[] text, int rows, Func<int, int> start) =>
-        Enumerable.Range(0, rows).SelectMany(r => text.Skip(start(r)).Take(Context + 1)).Select(b => (long)b).ToArray();
+        Enumerable.Range(0, rows).SelectMany(r => text.Skip(start(r)).Take(Context + 1))
+            .Select(b => (long)b).ToArray();
 }
