@@ -1,18 +1,24 @@
+using System.Runtime.InteropServices;
 using LifelongMoE.Actors.Training;
 using LifelongMoE.Host.Cli;
 using Spectre.Console;
 
-// The first Ctrl+C asks the run to stop: the training stops after its current step, writes a checkpoint,
-// and the report of what was done is still written. A second Ctrl+C ends the process at once.
-// The source is never disposed: a signal may still arrive while the process shuts down.
+// The first Ctrl+C (or SIGTERM) asks the run to stop: the training stops after its current step, and the
+// report of what was done is still written. A second one ends the process at once. Akka's own signal hook is
+// off (base.hocon, akka.coordinated-shutdown.run-by-clr-shutdown-hook): it would shut the actor system down
+// under the running step. The source is never disposed: a signal may still arrive while the process ends.
 var cancel = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
+
+bool RequestStop()
 {
-    if (cancel.IsCancellationRequested) return;
-    e.Cancel = true;
-    Console.Error.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} lifelongmoe: stopping after the current step (Ctrl+C again to abort at once)");
+    if (cancel.IsCancellationRequested) return false;
+    Console.Error.WriteLine("lifelongmoe: stopping after the current step (Ctrl+C again to abort at once)");
     cancel.Cancel();
-};
+    return true;
+}
+
+Console.CancelKeyPress += (_, e) => e.Cancel = RequestStop();
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => context.Cancel = RequestStop());
 
 bool interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
 

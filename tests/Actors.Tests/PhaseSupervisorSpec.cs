@@ -207,6 +207,52 @@ public sealed class PhaseSupervisorSpec : TestKit
     }
 
     [Fact]
+    public void Checkpoint_then_stop_at_the_same_step_ends_the_run_as_stopped_with_one_checkpoint()
+    {
+        var settings = Settings("paused") with { StepsPerPhase = 100_000 };
+        var supervisor = Sys.ActorOf(PhaseSupervisor.Props(settings, Experts(Sys), TestActor), "supervisor");
+        ExpectMsg<PhaseStarted>(RunTimeout);
+
+        // Paused, no step runs between the two requests: both want a checkpoint of the same step.
+        supervisor.Tell(new Pause());
+        ExpectMsg<ControlAck>();
+        supervisor.Tell(new Checkpoint());
+        ExpectMsg<ControlAck>();
+        var written = ExpectMsg<CheckpointCommitted>();
+        supervisor.Tell(new Checkpoint());
+        ExpectMsg<ControlAck>();
+        supervisor.Tell(new Stop());
+        ExpectMsg<ControlAck>();
+
+        Assert.Equal(new RunFinished(false, "stopped by request"), ExpectMsg<RunFinished>());
+        Assert.False(written.PhaseEnd);
+        supervisor.Tell(new GetPhaseLog());
+        ExpectMsg<PhaseLog>(l => Assert.Equal(new[] { written }, l.Checkpoints));
+    }
+
+    [Fact]
+    public void Journal_that_cannot_be_opened_ends_the_run_with_an_error_instead_of_silence()
+    {
+        // The database's folder does not exist and SQLite will not create it: recovery fails.
+        var missing = Path.Combine(directory, "no-such-folder", "deeper");
+        var system = ActorSystem.Create("unreadable", SystemConfig(missing));
+        try
+        {
+            var probe = CreateTestProbe(system);
+            system.ActorOf(PhaseSupervisor.Props(Settings("unreadable"), Experts(system), probe.Ref));
+
+            var finished = probe.ExpectMsg<RunFinished>(RunTimeout);
+
+            Assert.False(finished.Completed);
+            Assert.Contains("journal", finished.Error);
+        }
+        finally
+        {
+            Shutdown(system);
+        }
+    }
+
+    [Fact]
     public void Failing_training_loop_ends_the_run_instead_of_restarting_from_a_stale_log()
     {
         var supervisor = Sys.ActorOf(Props.Create(() => new PhaseSupervisor(

@@ -172,7 +172,7 @@ public sealed class TrainingLoop : ReceiveActor
     {
         if (stopRequested)
         {
-            await CheckpointAsync(phaseEnd: false);
+            await CheckpointUnlessWrittenAsync();
             Finish(completed: false, "stopped by request");
             return;
         }
@@ -182,7 +182,7 @@ public sealed class TrainingLoop : ReceiveActor
             if (checkpointRequested)
             {
                 checkpointRequested = false;
-                await CheckpointAsync(phaseEnd: false);
+                await CheckpointUnlessWrittenAsync();
             }
             return;
         }
@@ -203,7 +203,7 @@ public sealed class TrainingLoop : ReceiveActor
         if (checkpointRequested)
         {
             checkpointRequested = false;
-            await CheckpointAsync(phaseEnd: false);
+            await CheckpointUnlessWrittenAsync();
         }
         if (stepInPhase >= settings.StepsPerPhase || shiftRequested)
         {
@@ -254,11 +254,23 @@ public sealed class TrainingLoop : ReceiveActor
         await BeginPhaseAsync();
     }
 
+    private string CheckpointName(bool phaseEnd) => $"{globalStep:D8}-{Distribution}" + (phaseEnd ? "-end" : "");
+
+    /// <summary>
+    /// A mid-phase checkpoint, unless this step has one already: requests that meet between two steps (two
+    /// checkpoints while paused, a checkpoint and then a stop) would otherwise collide on the name, and a checkpoint
+    /// is never overwritten.
+    /// </summary>
+    private async Task CheckpointUnlessWrittenAsync()
+    {
+        if (lastCheckpoint is not null && Path.GetFileName(lastCheckpoint) == CheckpointName(phaseEnd: false)) return;
+        await CheckpointAsync(phaseEnd: false);
+    }
+
     private async Task<(string Path, IReadOnlyDictionary<string, string> Files)> CheckpointAsync(bool phaseEnd)
     {
         var root = Path.Combine(settings.OutputDirectory, "checkpoints");
-        var name = $"{globalStep:D8}-{Distribution}" + (phaseEnd ? "-end" : "");
-        var writer = new CheckpointWriter(root, name);
+        var writer = new CheckpointWriter(root, CheckpointName(phaseEnd));
         try
         {
             var saved = await gating.Ask<ModelSaved>(new SaveModel(writer.StagingPath, WithOptimizer: !phaseEnd),

@@ -69,6 +69,7 @@ internal sealed class App(
         "corpora" => CorporaCommand.Run(command, console),
         "report" => ReportCommand.Run(command, console),
         "node" => await NodeCommand.RunAsync(command, console, ct),
+        "bench" => await BenchCommand.RunAsync(command, console),
         "status" or "pause" or "resume" or "shift" or "checkpoint" =>
             await ControlCommand.RunAsync(command, console, ct),
         _ => PendingCommands.Run(command, error),

@@ -54,13 +54,14 @@ internal static class Usage
                             address, akka.tcp://lifelong-moe@HOST:PORT (default: read
                             from cluster.json in --out DIR, else in the newest runs/*)
           --port N          node: the port to listen on (default: any free port)
-          --steps N         bench: how many steps to time
+          --steps N         bench: how many steps to time (default 20)
 
         General:
           -v, --verbose     show the stack trace of an error
           -h, --help        show this text
 
         Exit codes: 0 done; 1 a configuration, corpus, checkpoint or run error;
-        2 a bad command line; 130 cancelled with Ctrl+C.
+        2 a bad command line; 130 stopped with Ctrl+C (train still reports the phases
+        it finished).
         """;
 }

@@ -6,7 +6,7 @@ namespace LifelongMoE.Host.Commands;
 
 /// <summary>
 /// Verbs whose command line is settled but whose work is not written yet: eval and generate (loading a
-/// checkpoint, evaluating, sampling) and bench. Each still loads and validates the configuration, so a bad
+/// checkpoint, evaluating, sampling). Each still loads and validates the configuration, so a bad
 /// key is reported as it will be, then says plainly that it is not available.
 /// </summary>
 internal static class PendingCommands

@@ -54,7 +54,10 @@ internal static class TrainCommand
         ConsoleReport.Matrix(console, ReportDocument.From(report));
         console.WriteLine($"report: {files.Json}, {files.Markdown}" + (files.Plot is { } plot ? $", {plot}" : ""));
         if (files.PlotError is { } why) console.WriteLine($"warning: no {ReportWriter.PlotFile}: {why}");
-        return Usage.Ok;
+        if (!ct.IsCancellationRequested) return Usage.Ok;
+
+        console.WriteLine($"stopped by request after {report.Phases.Count} complete phase(s)");
+        return Usage.Cancelled;
     }
 
     private static IReadOnlyList<string> Distributions(RunSettings settings) =>

@@ -63,6 +63,21 @@ public class AppSpec
     }
 
     [Fact]
+    public void A_train_stopped_with_ctrl_c_still_reports_and_exits_130()
+    {
+        var outDir = Repository.TempDirectory("stopped");
+        using var stop = new CancellationTokenSource();
+        stop.Cancel();
+
+        int code = new App(console.Console, output, error, interactive: false, ScriptedRun)
+            .RunAsync(["train", "--preset", "tiny", "--out", outDir], stop.Token).GetAwaiter().GetResult();
+
+        Assert.Equal(Usage.Cancelled, code);
+        Assert.True(File.Exists(Path.Combine(outDir, ReportWriter.JsonFile)));
+        Assert.Contains("stopped by request after 3 complete phase(s)", console.Text);
+    }
+
+    [Fact]
     public void Train_refuses_an_output_directory_that_holds_a_finished_run()
     {
         var outDir = Repository.TempDirectory("finished");
@@ -155,6 +170,25 @@ public class AppSpec
     {
         Assert.Equal(Usage.Failed, Run("report", "/nonexistent/report.json"));
         Assert.Contains("no such report", error.ToString());
+    }
+
+    [Theory]
+    [InlineData("eval")]
+    [InlineData("generate")]
+    public void Verbs_not_written_yet_validate_the_configuration_then_say_so(string verb)
+    {
+        Assert.Equal(Usage.Failed, Run(verb, "train.strategy=grow"));
+        Assert.Contains("lifelong-moe.train.strategy", error.ToString());
+
+        Assert.Equal(Usage.Failed, Run(verb));
+        Assert.Contains($"lifelongmoe {verb}: not available yet", error.ToString());
+    }
+
+    [Fact]
+    public void Bench_steps_must_be_a_positive_number()
+    {
+        Assert.Equal(Usage.BadUsage, Run("bench", "--steps", "none"));
+        Assert.Contains("--steps none: expected a positive whole number", error.ToString());
     }
 
     [Fact]
