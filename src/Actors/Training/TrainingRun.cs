@@ -42,8 +42,10 @@ public static class TrainingRun
 
             system.ActorOf(ClusterSingletonManager.Props(PhaseSupervisor.Props(settings, experts, listener),
                 PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)), "phase-supervisor");
+            // Akka.NET 1.5 logs a false "failed to find an associated singleton" warning at every proxy start
+            // (its failure timer fires before the first identification can answer); the check is turned off.
             var supervisor = system.ActorOf(ClusterSingletonProxy.Props(SupervisorPath,
-                ClusterSingletonProxySettings.Create(system)), "supervisor");
+                ClusterSingletonProxySettings.Create(system).WithLogSingletonIdentificationFailure(false)), "supervisor");
             WriteAddress(system, settings.OutputDirectory);
 
             await using var _ = cancellation.Register(() => supervisor.Tell(new Stop()));
