@@ -162,21 +162,15 @@ public sealed class GatingEngine : IDisposable
     public double Evaluate(IReadOnlyList<long[]> sequences, int batchSize)
     {
         Model.eval();
-        using var _ = no_grad();
-        double total = 0;
-        long count = 0;
-        for (int i = 0; i < sequences.Count; i += batchSize)
+        try
         {
-            using var scope = NewDisposeScope();
-            var rows = sequences.Skip(i).Take(batchSize).ToList();
-            var batch = tensor(rows.SelectMany(r => r).ToArray(), new long[] { rows.Count, rows[0].Length }).to(Device);
-            var logits = Forward(-1, batch[.., ..^1], Model, Model.Phases, train: false).Logits;
-            total += nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), batch[.., 1..].reshape(-1),
-                reduction: nn.Reduction.Sum).ToDouble();
-            count += rows.Count * (rows[0].Length - 1);
+            return Evaluation.MeanLoss(sequences, batchSize, Device,
+                x => Forward(-1, x, Model, Model.Phases, train: false).Logits);
         }
-        Model.train();
-        return total / count;
+        finally
+        {
+            Model.train();
+        }
     }
 
     private sealed record Stage(int Block, Tensor Output, Tensor NextInput, IReadOnlyList<string> Ids,

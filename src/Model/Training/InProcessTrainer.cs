@@ -105,8 +105,25 @@ public static class Evaluation
     /// <summary>Mean next-token cross-entropy (nats per token) of a model over fixed sequences.</summary>
     public static double MeanLoss(MoeTransformer model, IReadOnlyList<long[]> sequences, int batchSize, Device device)
     {
-        if (sequences.Count == 0) throw new ArgumentException("no evaluation sequences");
         model.eval();
+        try
+        {
+            return MeanLoss(sequences, batchSize, device, x => model.Forward(x, model.Phases).Logits);
+        }
+        finally
+        {
+            model.train();
+        }
+    }
+
+    /// <summary>
+    /// Mean next-token cross-entropy (nats per token) over fixed sequences, given how to compute logits
+    /// (batch, tokens, vocab) from inputs (batch, tokens). Runs without autograd, one dispose scope per batch.
+    /// </summary>
+    public static double MeanLoss(IReadOnlyList<long[]> sequences, int batchSize, Device device,
+        Func<Tensor, Tensor> logitsOf)
+    {
+        if (sequences.Count == 0) throw new ArgumentException("no evaluation sequences");
         using var _ = no_grad();
         double total = 0;
         long count = 0;
@@ -117,13 +134,12 @@ public static class Evaluation
             var batch = tensor(rows.SelectMany(r => r).ToArray(), new long[] { rows.Count, rows[0].Length })
                 .to(device);
             var x = batch[.., ..^1];
-            var logits = model.Forward(x, model.Phases).Logits;
+            var logits = logitsOf(x);
             var loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), batch[.., 1..].reshape(-1),
                 reduction: nn.Reduction.Sum);
             total += loss.ToDouble();
             count += x.numel();
         }
-        model.train();
         return total / count;
     }
 }
