@@ -66,13 +66,15 @@ internal sealed class App(
     private async Task<int> Dispatch(CommandLine command, CancellationToken ct) => command.Verb switch
     {
         "train" => await TrainCommand.RunAsync(command, console, output, interactive, runner, ct),
+        "eval" => EvalCommand.Run(command, console, ct),
+        "generate" => GenerateCommand.Run(command, output, error, ct),
         "corpora" => CorporaCommand.Run(command, console),
         "report" => ReportCommand.Run(command, console),
         "node" => await NodeCommand.RunAsync(command, console, ct),
         "bench" => await BenchCommand.RunAsync(command, console),
         "status" or "pause" or "resume" or "shift" or "checkpoint" =>
             await ControlCommand.RunAsync(command, console, ct),
-        _ => PendingCommands.Run(command, error),
+        _ => throw new UsageException($"unknown verb '{command.Verb}'"),
     };
 
     private static bool IsUserError(Exception e) =>

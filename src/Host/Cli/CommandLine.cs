@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace LifelongMoE.Host.Cli;
@@ -28,7 +29,7 @@ internal sealed record CommandLine(
     {
         ["train"] = new(true, []),
         ["eval"] = new(true, ["checkpoint"]),
-        ["generate"] = new(true, ["checkpoint", "prompt", "max-tokens", "temperature"]),
+        ["generate"] = new(true, ["checkpoint", "prompt", "max-tokens", "temperature", "top-k", "seed"]),
         ["node"] = new(true, ["seed-node", "port"]),
         ["status"] = new(true, ["seed-node"]),
         ["pause"] = new(true, ["seed-node"]),
@@ -103,6 +104,39 @@ internal sealed record CommandLine(
 
         Validate(verb, preset, configFile, overrides, options, arguments);
         return new CommandLine(verb, preset, configFile, overrides, options, arguments, verbose, false);
+    }
+
+    /// <summary>The value of a verb option the verb cannot do without.</summary>
+    /// <exception cref="UsageException">the option is not given</exception>
+    public string RequiredOption(string name, string placeholder) =>
+        Options.TryGetValue(name, out var value)
+            ? value
+            : throw new UsageException($"'{Verb}' needs --{name} {placeholder}");
+
+    /// <summary>A whole-number verb option of at least <paramref name="min"/>, or the fallback if not given.</summary>
+    /// <exception cref="UsageException">the value is not such a number</exception>
+    public int WholeNumberOption(string name, int fallback, int min = 0)
+    {
+        if (!Options.TryGetValue(name, out var text)) return fallback;
+
+        var expected = min == 1 ? "a positive whole number" : $"a whole number of at least {min}";
+        return int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
+               && value >= min
+            ? value
+            : throw new UsageException($"--{name} {text}: expected {expected}");
+    }
+
+    /// <summary>A finite number option of at least <paramref name="min"/>, or the fallback when not given.</summary>
+    /// <exception cref="UsageException">the value is not such a number</exception>
+    public double NumberOption(string name, double fallback, double min)
+    {
+        if (!Options.TryGetValue(name, out var text)) return fallback;
+
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+               && double.IsFinite(value) && value >= min
+            ? value
+            : throw new UsageException(
+                $"--{name} {text}: expected a number of at least {min.ToString(CultureInfo.InvariantCulture)}");
     }
 
     /// <summary>

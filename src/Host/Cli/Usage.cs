@@ -22,7 +22,8 @@ internal static class Usage
                             one after each phase; writes report.json, report.md,
                             forgetting.png and TensorBoard events to the output directory
           eval              evaluate a checkpoint on every distribution's held-out text
-          generate          sample text from a checkpoint
+                            (bits per byte); prints a table, --out FILE also writes JSON
+          generate          continue a prompt with text sampled from a checkpoint
           node              join a running cluster as a worker that hosts experts
           status            show the state of a running training
           pause, resume     pause a running training after its current step; resume it
@@ -40,16 +41,23 @@ internal static class Usage
           --config FILE     an extra HOCON file, applied over the preset
           --set KEY=VALUE   override one key; "lifelong-moe." may be left out of KEY
           KEY=VALUE         the same as --set KEY=VALUE, e.g. train.steps-per-phase=50
-          --out DIR         output directory (default: runs/<time>-<strategy>)
+          --out DIR         output directory (default: runs/<time>-<strategy>); for eval,
+                            the JSON file of its results (eval.json if DIR exists)
           --strategy NAME   lifelong or finetune
           Layers, lowest first: hocon/base.hocon, the preset, --config, then the
           overrides in the order given.
 
         Verb options:
-          --checkpoint DIR  eval, generate: the checkpoint directory to load
-          --prompt TEXT     generate: the text to continue
-          --max-tokens N    generate: how many tokens to sample
-          --temperature X   generate: the sampling temperature
+          --checkpoint DIR  eval, generate: the checkpoint directory to load, or a run's
+                            output directory for its newest complete checkpoint
+          --prompt TEXT     generate: the text to continue (default: empty, a new document)
+          --max-tokens N    generate: the most tokens to sample (default 200); sampling
+                            stops sooner where the model ends the document
+          --temperature X   generate: the sampling temperature; 0 always takes the most
+                            likely token (default 0.8)
+          --top-k K         generate: sample only among the K most likely tokens; 0 = all
+                            (default 0)
+          --seed S          generate: the sampling seed (default: lifelong-moe.seed)
           --seed-node ADDR  node, status, pause, resume, shift, checkpoint: the training's
                             address, akka.tcp://lifelong-moe@HOST:PORT (default: read
                             from cluster.json in --out DIR, else in the newest runs/*)

@@ -18,7 +18,7 @@ internal static class BenchCommand
     {
         var config = ConfigLayers.Load(command);
         var settings = RunSettingsBinding.FromConfig(config);
-        int steps = Steps(command);
+        int steps = command.WholeNumberOption("steps", DefaultSteps, min: 1);
         int warmup = Math.Max(2, steps / 5);
 
         var results = await PipelineBenchmark.RunAsync(config, settings, steps, warmup,
@@ -41,13 +41,5 @@ internal static class BenchCommand
 
         console.Write(table);
         return Usage.Ok;
-    }
-
-    private static int Steps(CommandLine command)
-    {
-        if (!command.Options.TryGetValue("steps", out var text)) return DefaultSteps;
-        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var steps) && steps > 0
-            ? steps
-            : throw new UsageException($"--steps {text}: expected a positive whole number");
     }
 }

@@ -175,13 +175,46 @@ public class AppSpec
     [Theory]
     [InlineData("eval")]
     [InlineData("generate")]
-    public void Verbs_not_written_yet_validate_the_configuration_then_say_so(string verb)
+    public void Eval_and_generate_validate_the_configuration_then_need_a_checkpoint(string verb)
     {
         Assert.Equal(Usage.Failed, Run(verb, "train.strategy=grow"));
         Assert.Contains("lifelong-moe.train.strategy", error.ToString());
 
-        Assert.Equal(Usage.Failed, Run(verb));
-        Assert.Contains($"lifelongmoe {verb}: not available yet", error.ToString());
+        Assert.Equal(Usage.BadUsage, Run(verb));
+        Assert.Contains($"'{verb}' needs --checkpoint DIR", error.ToString());
+    }
+
+    [Theory]
+    [InlineData("eval")]
+    [InlineData("generate")]
+    public void A_checkpoint_that_is_not_there_exits_1_naming_it(string verb)
+    {
+        var missing = Path.Combine(Repository.TempDirectory("no-checkpoint"), "00000020-fiction-end");
+
+        Assert.Equal(Usage.Failed, Run(verb, "--checkpoint", missing));
+
+        Assert.Equal($"lifelongmoe: error: {missing}: no such checkpoint directory",
+            error.ToString().TrimEnd());
+    }
+
+    [Fact]
+    public void A_run_directory_without_a_complete_checkpoint_exits_1_naming_its_checkpoints_folder()
+    {
+        var run = Repository.TempDirectory("no-complete-checkpoint");
+        Directory.CreateDirectory(Path.Combine(run, "checkpoints", "00000020-fiction-end"));
+
+        Assert.Equal(Usage.Failed, Run("eval", "--checkpoint", run));
+
+        Assert.Contains("warning: passed over", console.Text);
+        Assert.Contains($"lifelongmoe: error: {Path.Combine(run, "checkpoints")}: holds no complete checkpoint",
+            error.ToString());
+    }
+
+    [Fact]
+    public void Generate_options_are_checked_before_the_checkpoint_is_read()
+    {
+        Assert.Equal(Usage.BadUsage, Run("generate", "--checkpoint", "/nonexistent", "--temperature", "-1"));
+        Assert.Contains("--temperature -1: expected a number of at least 0", error.ToString());
     }
 
     [Fact]

@@ -64,6 +64,46 @@ public class CommandLineSpec
     }
 
     [Fact]
+    public void Generate_options_read_as_numbers_with_their_defaults()
+    {
+        var command = CommandLine.Parse(["generate", "--checkpoint", "c", "--max-tokens", "50", "--temperature=0",
+            "--top-k", "5", "--seed", "7"]);
+
+        Assert.Equal("c", command.RequiredOption("checkpoint", "DIR"));
+        Assert.Equal(50, command.WholeNumberOption("max-tokens", 200, min: 1));
+        Assert.Equal(0.0, command.NumberOption("temperature", 0.8, min: 0));
+        Assert.Equal((5, 7), (command.WholeNumberOption("top-k", 0), command.WholeNumberOption("seed", 1234)));
+
+        var defaults = CommandLine.Parse(["generate"]);
+        Assert.Equal(200, defaults.WholeNumberOption("max-tokens", 200, min: 1));
+        Assert.Equal(0.8, defaults.NumberOption("temperature", 0.8, min: 0));
+        var missing = Assert.Throws<UsageException>(() => defaults.RequiredOption("checkpoint", "DIR"));
+        Assert.Equal("'generate' needs --checkpoint DIR", missing.Message);
+    }
+
+    [Theory]
+    [InlineData("--max-tokens 0: expected a positive whole number", "--max-tokens", "0")]
+    [InlineData("--max-tokens 1.5: expected a positive whole number", "--max-tokens", "1.5")]
+    [InlineData("--top-k -1: expected a whole number of at least 0", "--top-k", "-1")]
+    [InlineData("--seed x: expected a whole number of at least 0", "--seed", "x")]
+    [InlineData("--temperature -0.5: expected a number of at least 0", "--temperature", "-0.5")]
+    [InlineData("--temperature NaN: expected a number of at least 0", "--temperature", "NaN")]
+    public void A_generate_option_out_of_range_names_the_option_and_what_it_takes(string message, string name,
+        string value)
+    {
+        var command = CommandLine.Parse(["generate", name, value]);
+
+        var e = Assert.Throws<UsageException>(() =>
+        {
+            command.WholeNumberOption("max-tokens", 200, min: 1);
+            command.WholeNumberOption("top-k", 0);
+            command.WholeNumberOption("seed", 0);
+            command.NumberOption("temperature", 0.8, min: 0);
+        });
+        Assert.Equal(message, e.Message);
+    }
+
+    [Fact]
     public void Report_takes_one_or_two_paths_and_no_overrides()
     {
         Assert.Equal(new[] { "a/report.json", "b" }, CommandLine.Parse(["report", "a/report.json", "b"]).Arguments);
