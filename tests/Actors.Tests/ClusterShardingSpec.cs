@@ -110,17 +110,27 @@ public sealed class ClusterShardingSpec : TestKit
                 $"step {i}: in-process loss {reference[i]} vs cluster {actors[i]}");
         }
 
-        var perNode = new List<int>();
+        var perNode = new List<List<string>>();
         foreach (var (region, node) in regions.Zip(nodes))
         {
             var state = await region.Ask<CurrentShardRegionState>(GetShardRegionState.Instance, TimeSpan.FromSeconds(5));
             var ids = state.Shards.SelectMany(s => s.EntityIds).Order().ToList();
             output.WriteLine($"{Cluster.Get(node).SelfAddress}: {string.Join(" ", ids)}");
-            perNode.Add(ids.Count);
+            perNode.Add(ids);
         }
         int experts = Model.MoeLayerCount * (Model.InitialExperts + Growth.ExpertsPerShift);
-        Assert.Equal(experts, perNode.Sum());
-        Assert.True(perNode.Count(n => n > 0) >= 2, $"experts per node: {string.Join(", ", perNode)}");
+        Assert.Equal(experts, perNode.Sum(ids => ids.Count));
+        Assert.True(perNode.Count(ids => ids.Count > 0) >= 2,
+            $"experts per node: {string.Join(", ", perNode.Select(ids => ids.Count))}");
+
+        // A remote expert's failure crosses back as a failure naming it, not as a silent timeout.
+        var remote = perNode.Skip(1).SelectMany(ids => ids).First();
+        var channel = new AskExpertChannel(regions[0], TimeSpan.FromSeconds(10), CPU, AdamWSettings.From(Train.AdamOptions));
+        var e = Assert.Throws<ExpertRequestException>(() =>
+            channel.Backward(new StepKey(999, 0, 1), new[] { new ExpertCall(remote, zeros(2, Model.DModel)) }));
+        output.WriteLine($"remote failure: {e.Message}");
+        Assert.Equal(remote, e.ExpertId);
+        Assert.Contains("no forward pending", e.Message);
     }
 
     private static MoeTransformer Build()

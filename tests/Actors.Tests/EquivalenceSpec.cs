@@ -14,13 +14,20 @@ namespace LifelongMoE.Actors.Tests;
 /// The actor pipeline (trunk in a gating engine, every expert an actor) must compute the same training run as the
 /// in-process reference trainer: same losses step by step, before and after a growth step.
 /// </summary>
-public class EquivalenceSpec(ITestOutputHelper output) : TestKit(output: output)
+public class EquivalenceSpec : TestKit
 {
     private static readonly ModelConfig Config = new(VocabSize: 256, ContextLength: 32, DModel: 32, NumHeads: 2,
         NumLayers: 4, DFf: 64, MoeEvery: 2, InitialExperts: 4, TopK: 2);
 
     private static readonly TrainOptions Train = new(LearningRate: 3e-3, WarmupSteps: 5, DistillLambda: 0.5);
     private static readonly GrowthOptions Growth = new(ExpertsPerShift: 2, NoiseStd: 0.01);
+
+    private readonly ITestOutputHelper output;
+
+    public EquivalenceSpec(ITestOutputHelper output) : base(output: output)
+    {
+        this.output = output;
+    }
 
     [Fact]
     public void Actor_pipeline_matches_in_process_trainer_for_30_steps_across_a_growth()

@@ -202,6 +202,64 @@ public sealed class GatingActorSpec : TestKit
     }
 
     [Fact]
+    public void Restore_model_rolls_the_trunk_and_every_expert_back_to_a_saved_model()
+    {
+        var phases = Phases();
+        var sequences = EvaluationSequences();
+        var (gating, experts, _) = StartGating();
+        var staging = TinyRun.TempDirectory("gating-save");
+        try
+        {
+            long step = 0;
+            void Run(int phase, int steps)
+            {
+                foreach (var b in phases[phase].Take(steps))
+                {
+                    gating.Tell(new RunStep(step++, b.Tokens, b.BatchSize));
+                    ExpectMsg<StepDone>();
+                }
+            }
+            double Evaluate()
+            {
+                gating.Tell(new EvaluateSequences("scripture", sequences, BatchSize: 4));
+                return ExpectMsg<Evaluated>().MeanLossNats;
+            }
+
+            gating.Tell(new BeginPhase(0, StepsPerPhase, Shift: false));
+            ExpectMsg<PhaseBegun>();
+            Run(0, 2);
+            gating.Tell(new BeginPhase(1, StepsPerPhase, Shift: true));
+            ExpectMsg<PhaseBegun>();
+            Run(1, 1);
+
+            gating.Tell(new SaveModel(staging, WithOptimizer: true));
+            var saved = ExpectMsg<ModelSaved>();
+            double atSave = Evaluate();
+            Run(1, 3);
+            double later = Evaluate();
+            gating.Tell(new RestoreModel(staging));
+            ExpectMsg<ModelRestored>();
+
+            int expertsPerLayer = Config.InitialExperts + Growth.ExpertsPerShift;
+            Assert.Equal(expertsPerLayer + 1, saved.Files.Count);                       // every expert, and the trunk
+            Assert.All(saved.Files.Values, f => Assert.True(File.Exists(Path.Combine(staging, f)), f));
+            Assert.NotEqual(atSave, later);
+            Assert.Equal(atSave, Evaluate());
+            for (int e = 0; e < expertsPerLayer; e++)
+            {
+                experts.Tell(new GetExpertState(MoeTransformer.ExpertId(1, e)));
+                var state = ExpectMsg<ExpertState>();
+                Assert.Equal(e < Config.InitialExperts, state.Frozen);
+                Assert.Equal(state.Frozen ? 0 : 1, state.Steps);                 // optimizer state as saved
+            }
+        }
+        finally
+        {
+            TinyRun.Delete(staging);
+        }
+    }
+
+    [Fact]
     public void Run_step_before_begin_phase_is_answered_with_a_failure()
     {
         var (gating, _, _) = StartGating();

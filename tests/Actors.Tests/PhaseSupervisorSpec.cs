@@ -3,6 +3,7 @@ using Akka.Configuration;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using LifelongMoE.Actors.Experts;
+using LifelongMoE.Actors.Gating;
 using LifelongMoE.Actors.Messages;
 using LifelongMoE.Actors.Supervision;
 using LifelongMoE.Actors.Training;
@@ -75,15 +76,18 @@ public sealed class PhaseSupervisorSpec : TestKit
         system.ActorOf(LocalExpertHost.Props("torch-dispatcher"), "experts-" + Guid.NewGuid().ToString("N")[..8]);
 
     /// <summary>The supervisor's reports to its listener, up to and including RunFinished; control acks are skipped.</summary>
-    private static List<object> EventsUntilFinished(TestKitBase probe)
+    private static List<object> EventsUntilFinished(TestKitBase probe) => EventsUntil(probe, m => m is RunFinished);
+
+    /// <summary>The messages received up to and including the first that <paramref name="last"/> accepts; acks skipped.</summary>
+    private static List<object> EventsUntil(TestKitBase probe, Func<object, bool> last)
     {
         var events = new List<object>();
         while (true)
         {
-            var m = probe.ReceiveOne(RunTimeout) ?? throw new TimeoutException($"no RunFinished within {RunTimeout}");
+            var m = probe.ReceiveOne(RunTimeout) ?? throw new TimeoutException($"nothing received within {RunTimeout}");
             if (m is ControlAck) continue;
             events.Add(m);
-            if (m is RunFinished) return events;
+            if (last(m)) return events;
         }
     }
 
@@ -102,11 +106,12 @@ public sealed class PhaseSupervisorSpec : TestKit
 
         var events = EventsUntilFinished(this);
 
+        // Each phase: its start, the checkpoint right after its growth, the one at its end, its evaluation row.
         Assert.Equal(new[]
         {
-            typeof(PhaseStarted), typeof(CheckpointCommitted), typeof(PhaseCompleted),
-            typeof(PhaseStarted), typeof(CheckpointCommitted), typeof(PhaseCompleted),
-            typeof(PhaseStarted), typeof(CheckpointCommitted), typeof(PhaseCompleted),
+            typeof(PhaseStarted), typeof(CheckpointCommitted), typeof(CheckpointCommitted), typeof(PhaseCompleted),
+            typeof(PhaseStarted), typeof(CheckpointCommitted), typeof(CheckpointCommitted), typeof(PhaseCompleted),
+            typeof(PhaseStarted), typeof(CheckpointCommitted), typeof(CheckpointCommitted), typeof(PhaseCompleted),
             typeof(RunFinished),
         }, events.Select(e => e.GetType()));
         var started = events.OfType<PhaseStarted>().ToList();
@@ -120,14 +125,17 @@ public sealed class PhaseSupervisorSpec : TestKit
         Assert.Equal(new[] { "L1-E4", "L1-E5" }, started[2].AddedExperts);
 
         var checkpoints = events.OfType<CheckpointCommitted>().ToList();
-        Assert.All(checkpoints, c => Assert.True(c.PhaseEnd));
-        Assert.Equal(new long[] { 5, 10, 15 }, checkpoints.Select(c => c.Step));
-        for (int p = 0; p < 3; p++)
+        Assert.Equal(new[] { false, true, false, true, false, true }, checkpoints.Select(c => c.PhaseEnd));
+        Assert.Equal(new long[] { 0, 5, 5, 10, 10, 15 }, checkpoints.Select(c => c.Step));
+        Assert.Equal(new[] { 0, 0, 1, 1, 2, 2 }, checkpoints.Select(c => c.Phase));
+        foreach (var checkpoint in checkpoints)
         {
-            var dir = Path.Combine(settings.OutputDirectory, checkpoints[p].Path);
+            var dir = Path.Combine(settings.OutputDirectory, checkpoint.Path);
             CheckpointDirectory.Verify(dir);
-            for (int e = 0; e < started[p].ExpertsPerLayer; e++)
+            for (int e = 0; e < started[checkpoint.Phase].ExpertsPerLayer; e++)
                 Assert.True(File.Exists(Path.Combine(dir, ModelCheckpoint.ExpertFile(1, e))), $"{dir} lacks expert {e}");
+            // A phase's first checkpoint carries the trunk's optimizer state, so a rollback to it resumes exactly.
+            Assert.Equal(!checkpoint.PhaseEnd, File.Exists(Path.Combine(dir, GatingActor.TrunkOptimizerFile)));
         }
 
         var completed = events.OfType<PhaseCompleted>().ToList();
@@ -167,13 +175,21 @@ public sealed class PhaseSupervisorSpec : TestKit
     }
 
     [Fact]
-    public void Stopped_run_resumes_after_its_last_completed_phase_as_if_it_had_never_stopped()
+    public async Task Stopped_run_resumes_after_its_last_completed_phase_as_if_it_had_never_stopped()
     {
+        // The experts hold the first step of the second phase until the stop is queued at the loop, so the stop
+        // lands in that phase whatever the machine's speed.
         var settings = Settings("stopped");
-        var listener = Sys.ActorOf(Props.Create(() => new StopAfterPhase(0, TestActor)));
-        var supervisor = Sys.ActorOf(PhaseSupervisor.Props(settings, Experts(Sys), listener), "supervisor");
+        var experts = Sys.ActorOf(Props.Create(() => new HoldingHost(settings.StepsPerPhase, TestActor)));
+        var supervisor = Sys.ActorOf(PhaseSupervisor.Props(settings, experts, TestActor), "supervisor");
+        var first = EventsUntil(this, m => m is PhaseStarted);
+        // Resolved between two steps: inside the held step the loop answers nothing, not even Identify.
+        var loop = await Sys.ActorSelection(supervisor.Path / "training-loop").ResolveOne(TimeSpan.FromSeconds(20));
+        first.AddRange(EventsUntil(this, m => m is HoldingHost.Held));
+        loop.Tell(new Stop());
+        experts.Tell(new HoldingHost.Release());
 
-        var first = EventsUntilFinished(this);
+        first.AddRange(EventsUntilFinished(this));
 
         Assert.Equal(new RunFinished(false, "stopped by request"), first[^1]);
         Assert.Single(first.OfType<PhaseCompleted>());
@@ -191,9 +207,9 @@ public sealed class PhaseSupervisorSpec : TestKit
 
         // The same run without the stop, under another persistence id: every evaluation row is the same.
         var unbrokenSettings = Settings("unbroken");
-        var experts = Experts(Sys);
+        var unbrokenExperts = Experts(Sys);
         Sys.ActorOf(Props.Create(() => new PhaseSupervisor(
-            resume => TrainingLoop.Props(unbrokenSettings, resume, experts), TestActor, "unbroken")));
+            resume => TrainingLoop.Props(unbrokenSettings, resume, unbrokenExperts), TestActor, "unbroken")));
         var unbroken = EventsUntilFinished(this).OfType<PhaseCompleted>().ToList();
         var resumed = first.OfType<PhaseCompleted>().Concat(second.OfType<PhaseCompleted>()).ToList();
         Assert.Equal(unbroken.Select(c => c.Distribution), resumed.Select(c => c.Distribution));
@@ -212,6 +228,8 @@ public sealed class PhaseSupervisorSpec : TestKit
         var settings = Settings("paused") with { StepsPerPhase = 100_000 };
         var supervisor = Sys.ActorOf(PhaseSupervisor.Props(settings, Experts(Sys), TestActor), "supervisor");
         ExpectMsg<PhaseStarted>(RunTimeout);
+        var phaseStart = ExpectMsg<CheckpointCommitted>();
+        AwaitAssert(() => Assert.True(supervisor.Ask<StatusReport>(new GetStatus()).Result.GlobalStep > 0));
 
         // Paused, no step runs between the two requests: both want a checkpoint of the same step.
         supervisor.Tell(new Pause());
@@ -227,7 +245,7 @@ public sealed class PhaseSupervisorSpec : TestKit
         Assert.Equal(new RunFinished(false, "stopped by request"), ExpectMsg<RunFinished>());
         Assert.False(written.PhaseEnd);
         supervisor.Tell(new GetPhaseLog());
-        ExpectMsg<PhaseLog>(l => Assert.Equal(new[] { written }, l.Checkpoints));
+        ExpectMsg<PhaseLog>(l => Assert.Equal(new[] { phaseStart, written }, l.Checkpoints));
     }
 
     [Fact]
@@ -235,7 +253,9 @@ public sealed class PhaseSupervisorSpec : TestKit
     {
         // The database's folder does not exist and SQLite will not create it: recovery fails.
         var missing = Path.Combine(directory, "no-such-folder", "deeper");
-        var system = ActorSystem.Create("unreadable", SystemConfig(missing));
+        var system = ActorSystem.Create("unreadable", ConfigurationFactory
+            .ParseString("akka.persistence.journal.sql.recovery-event-timeout = 2s")
+            .WithFallback(SystemConfig(missing)));
         try
         {
             var probe = CreateTestProbe(system);
@@ -270,18 +290,33 @@ public sealed class PhaseSupervisorSpec : TestKit
     }
 
     /// <summary>
-    /// Passes the supervisor's reports on, and asks it to stop as soon as a phase is completed: an actor reacts
-    /// long before the next phase's steps are done, where the test thread might not.
+    /// Experts under a local host, except that the forwards of one step are held back (and <see cref="Held"/> is
+    /// reported) until <see cref="Release"/>: the training loop waits inside that step meanwhile.
     /// </summary>
-    private sealed class StopAfterPhase : ReceiveActor
+    private sealed class HoldingHost : ReceiveActor
     {
-        public StopAfterPhase(int phase, IActorRef reportTo)
+        public sealed record Held(long Step);
+
+        public sealed record Release;
+
+        private readonly List<(ExpertForward Message, IActorRef Sender)> held = new();
+        private bool released;
+
+        public HoldingHost(long step, IActorRef notify)
         {
-            ReceiveAny(m =>
+            var host = Context.ActorOf(LocalExpertHost.Props("torch-dispatcher"), "experts");
+            Receive<ExpertForward>(m => !released && m.Key.Step == step, m =>
             {
-                if (m is PhaseCompleted c && c.Phase == phase) Sender.Tell(new Stop());
-                reportTo.Forward(m);
+                if (held.Count == 0) notify.Tell(new Held(step));
+                held.Add((m, Sender));
             });
+            Receive<Release>(_ =>
+            {
+                released = true;
+                foreach (var (m, sender) in held) host.Tell(m, sender);
+                held.Clear();
+            });
+            Receive<IExpertMessage>(m => host.Forward(m));
         }
     }
 

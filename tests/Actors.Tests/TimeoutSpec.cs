@@ -25,6 +25,10 @@ public sealed class TimeoutSpec : TestKit
         """;
 
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(300);
+
+    // Where the same experts must first answer some requests (weights, steps), a cold start on a busy machine can
+    // take longer than the short timeout; those specs wait a little longer for the request that is never answered.
+    private static readonly TimeSpan Patient = TimeSpan.FromSeconds(2);
     private static readonly AdamWSettings Adam = AdamWSettings.From(new AdamWOptions());
 
     private static readonly ModelConfig Model = new(VocabSize: 256, ContextLength: 8, DModel: 16, NumHeads: 2,
@@ -70,15 +74,16 @@ public sealed class TimeoutSpec : TestKit
     public void Channel_names_the_silent_expert_among_several_that_answer()
     {
         var host = Sys.ActorOf(Props.Create(() => new ForwardDroppingHost()));
+        var setup = new AskExpertChannel(host, TimeSpan.FromSeconds(20), CPU, Adam);
         var channel = new AskExpertChannel(host, Short, CPU, Adam);
         manual_seed(1);
         using var expert = new Expert(16, 32);
-        channel.Init("L1-E0", expert.StateDict(), frozen: false);
-        channel.Init("L1-E1", expert.StateDict(), frozen: false);
+        setup.Init("L1-E0", expert.StateDict(), frozen: false);
+        setup.Init("L1-E1", expert.StateDict(), frozen: false);
 
-        // Backward of a step whose forward never happened fails at once; apply-step is answered by both.
-        channel.ApplyStep(2, new[] { "L1-E0", "L1-E1" }, 1e-3, 1.0);
-        var failed = Assert.Throws<ExpertRequestException>(() => channel.Backward(new StepKey(2, 0, 1),
+        // Apply-step is answered by both; a backward of a step whose forward never happened fails at once.
+        setup.ApplyStep(2, new[] { "L1-E0", "L1-E1" }, 1e-3, 1.0);
+        var failed = Assert.Throws<ExpertRequestException>(() => setup.Backward(new StepKey(2, 0, 1),
             new[] { new ExpertCall("L1-E1", randn(3, 16)) }));
         var silent = Assert.Throws<ExpertTimeoutException>(() =>
             channel.Forward(new StepKey(3, 0, 1), new[] { new ExpertCall("L1-E0", randn(3, 16)) }, keepGraph: false));
@@ -92,7 +97,7 @@ public sealed class TimeoutSpec : TestKit
     public void Gating_actor_answers_run_step_with_the_timeout_as_a_failure()
     {
         var host = Sys.ActorOf(Props.Create(() => new ForwardDroppingHost()));
-        var channel = new AskExpertChannel(host, Short, CPU, Adam);
+        var channel = new AskExpertChannel(host, Patient, CPU, Adam);
         manual_seed(3);
         var gating = Sys.ActorOf(GatingActor.Props(new MoeTransformer(Model), new TrainOptions(), new GrowthOptions(),
             channel, CPU, seed: 3).WithDispatcher("gating-dispatcher"));
@@ -137,20 +142,26 @@ public sealed class TimeoutSpec : TestKit
         Assert.False(finished.Completed);
         Assert.Matches(@"expert L\d+-E\d+", finished.Error);
         Assert.Contains("no reply", finished.Error);
+        Assert.Contains($"after {settings.MaxRecoveriesPerPhase} rollback(s)", finished.Error);
     }
 
     [Fact]
     public void Run_whose_experts_stop_answering_mid_phase_finishes_incomplete_with_an_error_naming_the_expert()
     {
-        var settings = TinyRun.Settings(directory, "fiction") with { ExpertTimeout = Short };
+        var settings = TinyRun.Settings(directory, "fiction") with { ExpertTimeout = Patient, MaxRecoveriesPerPhase = 1 };
         var experts = Sys.ActorOf(Props.Create(() => new ForwardDroppingHost()));
 
         Sys.ActorOf(PhaseSupervisor.Props(settings, experts, TestActor));
 
+        // The phase's first checkpoint; one rollback to it, whose repeated step fails the same way; then the end.
         ExpectMsg<PhaseStarted>(TimeSpan.FromSeconds(60));
+        ExpectMsg<CheckpointCommitted>(c => Assert.False(c.PhaseEnd));
+        var recovered = ExpectMsg<RunRecovered>();
         var finished = ExpectMsg<RunFinished>();
+        Assert.Equal(0, recovered.RestoredStep);
         Assert.False(finished.Completed);
         Assert.Matches(@"ExpertForward to expert L\d+-E\d+ \(step 0,", finished.Error);
+        Assert.Contains("after 1 rollback", finished.Error);
     }
 
     protected override void Dispose(bool disposing)

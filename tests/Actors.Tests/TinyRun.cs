@@ -36,13 +36,21 @@ public static class TinyRun
 
     public static void Delete(string directory)
     {
-        try
+        // SQLite may still be closing a journal file of an actor system that just terminated: a few tries.
+        for (int attempt = 1; Directory.Exists(directory); attempt++)
         {
-            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A journal file still held open by a terminating actor system; the temp folder is cleaned eventually.
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException) when (attempt < 5)
+            {
+                Thread.Sleep(100 * attempt);
+            }
+            catch (IOException)
+            {
+                return;                                                               // the temp folder is cleaned eventually
+            }
         }
     }
 }

@@ -38,7 +38,9 @@ public class TrainingLoopControlSpec(ITestOutputHelper output) : TestKit(output:
 
         loop.Tell(new Checkpoint(), TestActor);
         ExpectMsg<ControlAck>();
-        var checkpoint = parent.FishForMessage<CheckpointCommitted>(_ => true, TimeSpan.FromSeconds(30));
+        // The one asked for, of the step the loop paused at (the phase's first checkpoint came before it).
+        var checkpoint = parent.FishForMessage<CheckpointCommitted>(c => c.Step == later.GlobalStep,
+            TimeSpan.FromSeconds(30));
         Assert.False(checkpoint.PhaseEnd);
         Assert.True(File.Exists(Path.Combine(outDir, checkpoint.Path, "manifest.json")));
 

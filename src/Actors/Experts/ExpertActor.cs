@@ -1,3 +1,4 @@
+using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Event;
 using LifelongMoE.Actors.Messages;
@@ -189,8 +190,30 @@ public sealed class ExpertActor : ReceiveActor
 }
 
 /// <summary>An expert could not serve a request; names the expert and the request.</summary>
-public sealed class ExpertFailedException(string expertId, string request, Exception inner)
-    : Exception($"expert {expertId} failed {request}: {inner.Message}", inner)
+[Serializable]
+public sealed class ExpertFailedException : Exception
 {
-    public string ExpertId { get; } = expertId;
+    public ExpertFailedException(string expertId, string request, Exception inner)
+        : base($"expert {expertId} failed {request}: {inner.Message}", inner)
+    {
+        ExpertId = expertId;
+    }
+
+    // Akka.Remote carries the cause of a Status.Failure between nodes through GetObjectData and this constructor;
+    // without it the requester on another node would get a failure with no cause, and no reason. The inner
+    // exception may not survive the trip (its type needs the same constructor), so the message repeats its text.
+#pragma warning disable SYSLIB0051, CS0672
+    private ExpertFailedException(SerializationInfo info, StreamingContext context) : base(info, context)
+    {
+        ExpertId = info.GetString(nameof(ExpertId)) ?? "";
+    }
+
+    public override void GetObjectData(SerializationInfo info, StreamingContext context)
+    {
+        base.GetObjectData(info, context);
+        info.AddValue(nameof(ExpertId), ExpertId);
+    }
+#pragma warning restore SYSLIB0051, CS0672
+
+    public string ExpertId { get; }
 }

@@ -18,6 +18,9 @@ namespace LifelongMoE.Actors.Gating;
 /// </summary>
 public sealed class GatingActor : ReceiveActor
 {
+    /// <summary>The trunk's AdamW state sits beside its weights, as every expert's does.</summary>
+    public const string TrunkOptimizerFile = "trunk.optim.safetensors";
+
     private readonly ILoggingAdapter log = Context.GetLogger();
     private readonly Func<GatingEngine> createEngine;
     private readonly GrowthOptions growth;
@@ -73,6 +76,8 @@ public sealed class GatingActor : ReceiveActor
     {
         var files = new Dictionary<string, string> { ["trunk"] = ModelCheckpoint.TrunkFile };
         TrunkCheckpoint.Save(Path.Combine(m.StagingDirectory, ModelCheckpoint.TrunkFile), Engine.Model);
+        if (m.WithOptimizer)
+            SafeTensors.Save(Path.Combine(m.StagingDirectory, TrunkOptimizerFile), Engine.TrunkOptimizerState());
         var targets = new List<(string, string)>();
         foreach (var (block, layer) in Engine.Model.MoeLayers)
         {
@@ -84,13 +89,19 @@ public sealed class GatingActor : ReceiveActor
             }
         }
         experts.Save(targets, m.WithOptimizer);
-        return new ModelSaved(files);
+        return new ModelSaved(files, Engine.PhaseStep, Engine.FrozenExpertIds);
     }
 
     private ModelRestored Restore(RestoreModel m)
     {
-        TrunkCheckpoint.LoadInto(m.CheckpointDirectory, Engine.Model);
-        var frozen = Engine.ExpertIds.Except(Engine.TrainableExpertIds).ToHashSet();
+        var frozen = Engine.FrozenExpertIds.ToHashSet();
+        if (m.Frozen is not null && !frozen.SetEquals(m.Frozen))
+            throw new CheckpointException(m.CheckpointDirectory,
+                $"its frozen experts [{string.Join(", ", m.Frozen.Order())}] are not the phase's " +
+                $"[{string.Join(", ", frozen.Order())}]: it is a checkpoint of another phase");
+        var optimizerPath = Path.Combine(m.CheckpointDirectory, TrunkOptimizerFile);
+        var optimizerState = File.Exists(optimizerPath) ? SafeTensors.Load(optimizerPath, Engine.Device) : null;
+        Engine.RestoreTrunk(m.CheckpointDirectory, optimizerState, m.PhaseStep);
         var sources = new List<(string, string, bool)>();
         foreach (var (block, layer) in Engine.Model.MoeLayers)
             for (int e = 0; e < layer.ExpertCount; e++)

@@ -1,4 +1,5 @@
 using LifelongMoE.Actors.Messages;
+using LifelongMoE.Model.Checkpoints;
 using LifelongMoE.Model.Network;
 using LifelongMoE.Model.Training;
 using TorchSharp;
@@ -52,6 +53,38 @@ public sealed class GatingEngine : IDisposable
         .ToList();
 
     public IReadOnlyList<string> TrainableExpertIds => ExpertIds.Where(id => !frozen.Contains(id)).ToList();
+
+    public IReadOnlyList<string> FrozenExpertIds => ExpertIds.Where(frozen.Contains).ToList();
+
+    /// <summary>Steps taken in the current phase: the position in its learning-rate schedule.</summary>
+    public int PhaseStep => phaseStep;
+
+    /// <summary>The trunk's AdamW state: moments by parameter name, and the step count. Empty before a phase.</summary>
+    public Dictionary<string, Tensor> TrunkOptimizerState() => trunkOptimizer?.StateDict() ?? new();
+
+    /// <summary>
+    /// Rolls the trunk back to a checkpoint of the current phase: its weights, its AdamW state (fresh where the
+    /// checkpoint has none) and the schedule's position. Gradients left by an interrupted step are dropped. The
+    /// layout (experts per phase, frozen router blocks) is the phase's and does not change; a checkpoint of another
+    /// layout fails on the first tensor whose shape differs.
+    /// </summary>
+    public void RestoreTrunk(string directory, IReadOnlyDictionary<string, Tensor>? optimizerState, int? step)
+    {
+        TrunkCheckpoint.LoadInto(directory, Model);
+        if (trunkOptimizer is null) return;
+        if (optimizerState is null)
+        {
+            trunkOptimizer.Dispose();
+            trunkOptimizer = new AdamW(Model.TrainableTrunkParameters().Select(p => (p.Name, (Tensor)p.Parameter)),
+                options.AdamOptions);
+        }
+        else
+        {
+            trunkOptimizer.LoadStateDict(optimizerState);
+        }
+        trunkOptimizer.ZeroGrad();
+        if (step is { } s) phaseStep = s;
+    }
 
     /// <summary>
     /// Starts a phase: on a shift under the lifelong strategy, snapshots the teacher, freezes every existing

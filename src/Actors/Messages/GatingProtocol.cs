@@ -23,10 +23,19 @@ public sealed record Evaluated(string Distribution, double MeanLossNats);
 /// <summary>Writes the trunk and every expert into a checkpoint staging directory.</summary>
 public sealed record SaveModel(string StagingDirectory, bool WithOptimizer);
 
-/// <summary>Checkpoint files written, relative to the staging directory, by expert id ("trunk" for the trunk).</summary>
-public sealed record ModelSaved(IReadOnlyDictionary<string, string> Files);
+/// <summary>
+/// Checkpoint files written, relative to the staging directory, by expert id ("trunk" for the trunk); the steps
+/// taken in the phase (the learning-rate schedule's position) and the frozen experts, for the checkpoint's state.
+/// </summary>
+public sealed record ModelSaved(IReadOnlyDictionary<string, string> Files, int PhaseStep = 0,
+    IReadOnlyList<string>? Frozen = null);
 
-/// <summary>Rolls the trunk and every expert back to a complete checkpoint.</summary>
-public sealed record RestoreModel(string CheckpointDirectory);
+/// <summary>
+/// Rolls the trunk (weights, and AdamW state where the checkpoint has it) and every expert (weights and optimizer
+/// state) back to a complete checkpoint of the current phase. <see cref="PhaseStep"/> restores the schedule's
+/// position; <see cref="Frozen"/>, when given, must be the frozen set of the phase, or the checkpoint is of another.
+/// </summary>
+public sealed record RestoreModel(string CheckpointDirectory, int? PhaseStep = null,
+    IReadOnlyCollection<string>? Frozen = null);
 
 public sealed record ModelRestored(string CheckpointDirectory);

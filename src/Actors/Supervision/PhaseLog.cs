@@ -29,6 +29,21 @@ public sealed record PhaseCompleted(
     [property: Key(2)] double[] BitsPerByte,
     [property: Key(3)] string ReportJson) : Messages.IMoeMessage;
 
+/// <summary>
+/// A failure was recovered from (an expert lost with its node, a request that failed or timed out): the model, the
+/// data cursor and the step counters went back to <see cref="Checkpoint"/>, a checkpoint of the phase (or, before the
+/// phase had one, the previous phase's end, null for the run's start), and training went on from
+/// <see cref="RestoredStep"/>. <see cref="Attempt"/> counts the phase's recoveries, this one included.
+/// </summary>
+[MessagePackObject]
+public sealed record RunRecovered(
+    [property: Key(0)] int Phase,
+    [property: Key(1)] long FailedAtStep,
+    [property: Key(2)] long RestoredStep,
+    [property: Key(3)] string? Checkpoint,
+    [property: Key(4)] int Attempt,
+    [property: Key(5)] string Cause) : Messages.IMoeMessage;
+
 [MessagePackObject]
 public sealed record RunFinished([property: Key(0)] bool Completed, [property: Key(1)] string? Error)
     : Messages.IMoeMessage;
@@ -46,16 +61,20 @@ public sealed record PhaseLog(
     /// <summary>The distributions seen so far, in order.</summary>
     public IEnumerable<string> DistributionsSeen => Started.Select(s => s.Distribution);
 
-    /// <summary>Experts frozen so far: all but those added in the newest phase (lifelong strategy).</summary>
+    /// <summary>Phases completed so far; a resumed run goes on with the phase of this index.</summary>
     public int CompletedPhases => Completed.Count;
 
     public CheckpointCommitted? LastPhaseEndCheckpoint => Checkpoints.LastOrDefault(c => c.PhaseEnd);
+
+    /// <summary>Failures recovered from by rolling back to a checkpoint, oldest first.</summary>
+    public ImmutableList<RunRecovered> Recoveries { get; init; } = ImmutableList<RunRecovered>.Empty;
 
     public PhaseLog Apply(object e) => e switch
     {
         PhaseStarted s => this with { Started = Started.RemoveAll(p => p.Phase >= s.Phase).Add(s) },
         PhaseCompleted c => this with { Completed = Completed.RemoveAll(p => p.Phase >= c.Phase).Add(c) },
         CheckpointCommitted k => this with { Checkpoints = Checkpoints.Add(k) },
+        RunRecovered r => this with { Recoveries = Recoveries.Add(r) },
         RunFinished f => this with { Finished = f },
         _ => this,
     };

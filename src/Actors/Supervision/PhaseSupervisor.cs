@@ -11,9 +11,9 @@ public sealed record GetPhaseLog;
 
 /// <summary>
 /// The run's persistent owner (a cluster singleton): it journals the phase log (phases started and completed with
-/// their evaluation rows, checkpoints committed, the end of the run) and rebuilds it after a restart; it starts the
-/// training loop, which resumes after the last completed phase from that phase's checkpoint; it relays operator
-/// control messages to the loop, and phase events to a listener.
+/// their evaluation rows, checkpoints committed, failures recovered from, the end of the run) and rebuilds it after a
+/// restart; it starts the training loop, which resumes after the last completed phase from that phase's checkpoint;
+/// it relays operator control messages to the loop, and phase events to a listener.
 /// </summary>
 public sealed class PhaseSupervisor : ReceivePersistentActor
 {
@@ -33,12 +33,14 @@ public sealed class PhaseSupervisor : ReceivePersistentActor
         Recover<PhaseStarted>(e => phases = phases.Apply(e));
         Recover<PhaseCompleted>(e => phases = phases.Apply(e));
         Recover<CheckpointCommitted>(e => phases = phases.Apply(e));
+        Recover<RunRecovered>(e => phases = phases.Apply(e));
         Recover<RunFinished>(e => phases = phases.Apply(e));
         Recover<RecoveryCompleted>(_ => OnRecovered());
 
         Command<PhaseStarted>(e => Record(e));
         Command<PhaseCompleted>(e => Record(e));
         Command<CheckpointCommitted>(e => Record(e));
+        Command<RunRecovered>(e => Record(e));
         Command<RunFinished>(e => Record(e));
         Command<GetPhaseLog>(_ => Sender.Tell(phases));
         Command<GetStatus>(m => Relay(m));
@@ -86,6 +88,35 @@ public sealed class PhaseSupervisor : ReceivePersistentActor
         if (phases.Finished is not null) phases = phases with { Finished = null };   // a stopped run may go on
         loop = Context.ActorOf(loopProps(phases), "training-loop");
         Context.Watch(loop);
+    }
+
+    // Without its journal the supervisor cannot resume anything, and Akka stops it on these failures; the listener
+    // (the run's caller) hears why instead of waiting forever for a RunFinished that would never come.
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        ReportJournalFailure($"could not recover the phase log: {reason.Message}");
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        ReportJournalFailure($"could not write {@event.GetType().Name}: {cause.Message}");
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    /// <summary>A rejected event is missing from the log for good, so a resume could repeat or skip work: stop.</summary>
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        ReportJournalFailure($"rejected {@event.GetType().Name}: {cause.Message}");
+        base.OnPersistRejected(cause, @event, sequenceNr);
+        Context.Stop(Self);
+    }
+
+    private void ReportJournalFailure(string problem)
+    {
+        var error = $"the phase journal failed: {problem}";
+        log.Error(error);
+        listener?.Tell(new RunFinished(false, error));
     }
 
     private void Record(object e) => Persist(e, persisted =>

@@ -36,6 +36,12 @@ public sealed record RunSettings
     /// <summary>Write a mid-phase checkpoint every this many steps; 0 writes one only at the end of each phase.</summary>
     public int CheckpointEvery { get; init; } = 0;
 
+    /// <summary>
+    /// Failures (an expert lost with its node, a request that failed or timed out) recovered from in one phase by rolling
+    /// back to its last checkpoint; one more ends the run with the error.
+    /// </summary>
+    public int MaxRecoveriesPerPhase { get; init; } = 3;
+
     /// <summary>Output directory of the run (report, checkpoints, logs); absolute.</summary>
     public required string OutputDirectory { get; init; }
 

@@ -82,6 +82,7 @@ public static class RunSettingsBinding
             EvalSequences = r.Int(Key("eval.sequences"), min: 1),
             EvalBatchSize = r.Int(Key("eval.batch-size"), min: 1),
             CheckpointEvery = r.Int(Key("checkpoint.every-steps"), min: 0),
+            MaxRecoveriesPerPhase = r.Int(Key("recovery.max-per-phase"), min: 0),
             OutputDirectory = OutputDirectory(r.Text(Key("out")), train.Strategy, wd, now ?? DateTime.Now),
             ExpertTimeout = r.Duration(Key("timeouts.expert-request")),
             StepTimeout = r.Duration(Key("timeouts.step")),

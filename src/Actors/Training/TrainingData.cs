@@ -49,7 +49,11 @@ public sealed class TrainingData
         return new TrainingData(settings, byName, holdout, order, tokenizer, heldOut);
     }
 
-    /// <summary>The training stream of a distribution for one phase, seeded by the run seed and the phase.</summary>
-    public TokenStream Stream(string distribution, int phase) => new(specs[distribution], Holdout, Tokenizer,
-        new TokenStreamOptions(settings.BatchSize, settings.SequenceLength, settings.ShuffleBlock, settings.Seed + phase));
+    /// <summary>
+    /// The training stream of a distribution for one phase, seeded by the run seed and the phase; from its start, or
+    /// from a checkpoint's cursor.
+    /// </summary>
+    public TokenStream Stream(string distribution, int phase, StreamCursor? cursor = null) =>
+        new(specs[distribution], Holdout, Tokenizer, new TokenStreamOptions(settings.BatchSize, settings.SequenceLength,
+            settings.ShuffleBlock, settings.Seed + phase), cursor);
 }

@@ -129,10 +129,11 @@ internal sealed class RunListener : ReceiveActor
     public RunListener(TaskCompletionSource<PhaseLog> finished, Action<TrainingProgress> onProgress)
     {
         Receive<TrainingProgress>(p => onProgress(p));
-        Receive<RunFinished>(_ =>
+        Receive<RunFinished>(f =>
         {
-            Sender.Ask<PhaseLog>(new GetPhaseLog(), TimeSpan.FromSeconds(30))
-                .ContinueWith(t => { if (t.IsCompletedSuccessfully) finished.TrySetResult(t.Result); else finished.TrySetException(t.Exception!); });
+            // A supervisor that stopped on a journal failure cannot answer; then its RunFinished is all there is.
+            Sender.Ask<PhaseLog>(new GetPhaseLog(), TimeSpan.FromSeconds(10))
+                .ContinueWith(t => finished.TrySetResult(t.IsCompletedSuccessfully ? t.Result : PhaseLog.Empty with { Finished = f }));
         });
         ReceiveAny(_ => { });
     }

@@ -11,7 +11,9 @@ namespace LifelongMoE.Host.Commands;
 
 /// <summary>
 /// <c>lifelongmoe node</c>: joins a running training's cluster as a worker and hosts a share of the expert
-/// entities until Ctrl+C, then leaves gracefully so its shards hand over to the other nodes.
+/// entities until Ctrl+C, then leaves gracefully so its shards hand over to the other nodes. A worker that joins
+/// takes no running expert away; it hosts experts created at the next growth. Its experts' state is in no other
+/// process: when it leaves (or dies) they restart empty elsewhere, and the trainer rolls back to its last checkpoint.
 /// </summary>
 internal static class NodeCommand
 {
