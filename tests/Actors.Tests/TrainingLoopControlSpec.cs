@@ -14,8 +14,8 @@ public class TrainingLoopControlSpec(ITestOutputHelper output) : TestKit(output:
     [Fact]
     public void Loop_pauses_resumes_checkpoints_and_stops_between_steps()
     {
-        var outDir = TinySettings.TempDirectory("control");
-        var settings = TinySettings.Create(outDir, stepsPerPhase: 400, "fiction", "scripture");
+        var outDir = TinyRun.TempDirectory("control");
+        var settings = TinyRun.Settings(outDir, "fiction", "scripture") with { StepsPerPhase = 400, BatchSize = 4 };
         var experts = Sys.ActorOf(LocalExpertHost.Props(), "experts");
         var parent = CreateTestProbe();
         var progress = CreateTestProbe();
