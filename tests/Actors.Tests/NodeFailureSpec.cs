@@ -206,7 +206,7 @@ public sealed class NodeFailureSpec : TestKit
             Assert.Equal(nodes.Count, Cluster.Get(node).State.Members.Count(m => m.Status == MemberStatus.Up));
     }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(250));
 
-    /// <summary>The expert region on every node, each known to the coordinator before the first expert is placed.</summary>
+    /// <summary>The expert region on every node, all known to the coordinator before any expert is placed.</summary>
     private async Task<List<IActorRef>> StartRegionsAsync(IReadOnlyList<ActorSystem> nodes)
     {
         var regions = nodes.Select(n => ExpertSharding.Start(n)).ToList();
@@ -226,7 +226,7 @@ public sealed class NodeFailureSpec : TestKit
         return state.Shards.SelectMany(s => s.EntityIds).Order().ToList();
     }
 
-    /// <summary>The same run with every expert on this node (a local host), under a persistence id of its own.</summary>
+    /// <summary>The same run with every expert on this node (local host), with a persistence id of its own.</summary>
     private List<PhaseCompleted> RunLocally(RunSettings settings)
     {
         var probe = CreateTestProbe();

@@ -56,7 +56,8 @@ public sealed class RollbackSpec : TestKit
     public void Training_on_from_a_restored_mid_phase_checkpoint_repeats_the_losses_of_the_uninterrupted_run()
     {
         var experts = Sys.ActorOf(LocalExpertHost.Props("torch-dispatcher"), "experts");
-        var channel = new AskExpertChannel(experts, TimeSpan.FromSeconds(20), CPU, AdamWSettings.From(Train.AdamOptions));
+        var adam = AdamWSettings.From(Train.AdamOptions);
+        var channel = new AskExpertChannel(experts, TimeSpan.FromSeconds(20), CPU, adam);
         manual_seed(3);
         var gating = Sys.ActorOf(GatingActor.Props(new MoeTransformer(Config), Train, Growth, channel, CPU, seed: 3)
             .WithDispatcher("gating-dispatcher"));
@@ -122,7 +123,8 @@ public sealed class RollbackSpec : TestKit
         var broken = RunToEnd(Settings("broken"), m => m is ExpertForward { KeepGraph: true, Key.Step: 13 });
 
         var recovered = Assert.Single(broken.Events.OfType<RunRecovered>());
-        Assert.Equal((1, 13L, 11L, 1), (recovered.Phase, recovered.FailedAtStep, recovered.RestoredStep, recovered.Attempt));
+        Assert.Equal((1, 13L, 11L), (recovered.Phase, recovered.FailedAtStep, recovered.RestoredStep));
+        Assert.Equal(1, recovered.Attempt);
         Assert.Equal("checkpoints/00000011-legal", recovered.Checkpoint);
         Assert.Contains("no weights", recovered.Cause);
         AssertSameRun(unbroken, broken);
@@ -183,7 +185,7 @@ public sealed class RollbackSpec : TestKit
         Assert.Equal(expected.Keys.Order(), broken.Losses.Select(l => l.Key).Distinct().Order());
         foreach (var (key, loss) in broken.Losses)
         {
-            if (loss != expected[key]) output.WriteLine($"phase {key.Phase} step {key.Step}: {loss:R} vs {expected[key]:R}");
+            if (loss != expected[key]) output.WriteLine($"phase {key.Phase}, step {key.Step}: {loss:R}");
             Assert.Equal(expected[key], loss);
         }
 

@@ -33,12 +33,12 @@ public sealed record RunSettings
     public int EvalSequences { get; init; } = 64;
     public int EvalBatchSize { get; init; } = 16;
 
-    /// <summary>Write a mid-phase checkpoint every this many steps; 0 writes one only at the end of each phase.</summary>
+    /// <summary>Also write a checkpoint every this many steps of a phase; 0: only at its start and its end.</summary>
     public int CheckpointEvery { get; init; } = 0;
 
     /// <summary>
-    /// Failures (an expert lost with its node, a request that failed or timed out) recovered from in one phase by rolling
-    /// back to its last checkpoint; one more ends the run with the error.
+    /// Failures (an expert lost with its node, a request that failed or timed out) recovered from in one phase by
+    /// rolling back to its last checkpoint; one more ends the run with the error.
     /// </summary>
     public int MaxRecoveriesPerPhase { get; init; } = 3;
 
