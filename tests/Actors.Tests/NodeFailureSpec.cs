@@ -111,7 +111,7 @@ public sealed class NodeFailureSpec : TestKit
         var recovered = events.OfType<RunRecovered>().ToList();
         Assert.NotEmpty(recovered);
         Assert.All(recovered, r => Assert.Equal((1, 14L), (r.Phase, r.RestoredStep)));
-        Assert.All(recovered, r => Assert.Equal("checkpoints/00000014-legal", r.Checkpoint));
+        Assert.All(recovered, r => Assert.Equal("checkpoints/00000014-p02-legal", r.Checkpoint));
         foreach (var r in recovered) output.WriteLine($"recovered: {r}");
 
         supervisor.Tell(new GetPhaseLog());

@@ -125,7 +125,7 @@ public sealed class RollbackSpec : TestKit
         var recovered = Assert.Single(broken.Events.OfType<RunRecovered>());
         Assert.Equal((1, 13L, 11L), (recovered.Phase, recovered.FailedAtStep, recovered.RestoredStep));
         Assert.Equal(1, recovered.Attempt);
-        Assert.Equal("checkpoints/00000011-legal", recovered.Checkpoint);
+        Assert.Equal("checkpoints/00000011-p02-legal", recovered.Checkpoint);
         Assert.Contains("no weights", recovered.Cause);
         AssertSameRun(unbroken, broken);
         // Global steps 11 and 12 (steps 4 and 5 of phase 2) ran twice, before the failure and after the rollback;
@@ -143,7 +143,7 @@ public sealed class RollbackSpec : TestKit
 
         var recovered = Assert.Single(broken.Events.OfType<RunRecovered>());
         Assert.Equal((1, 8L, 8L), (recovered.Phase, recovered.FailedAtStep, recovered.RestoredStep));
-        Assert.Equal("checkpoints/00000008-fiction-end", recovered.Checkpoint);
+        Assert.Equal("checkpoints/00000008-p01-fiction-end", recovered.Checkpoint);
         AssertSameRun(unbroken, broken);
     }
 

@@ -53,9 +53,9 @@ public sealed class SerializationSpec(ITestOutputHelper output)
         yield return new StatusReport("training", 2, 3, "legal", 5, 300, 305, double.NaN, 1234.5, 6, null);
         yield return new ControlAck("paused after step 3");
         yield return new PhaseStarted(1, "scripture", 6, new[] { "L1-E4", "L1-E5" });
-        yield return new CheckpointCommitted(1, 600, "checkpoints/00000600-scripture-end", PhaseEnd: true);
+        yield return new CheckpointCommitted(1, 600, "checkpoints/00000600-p02-scripture-end", PhaseEnd: true);
         yield return new PhaseCompleted(1, "scripture", new[] { 2.5, 1.75, double.PositiveInfinity }, "{\"a\":1}");
-        yield return new RunRecovered(1, 623, 620, "checkpoints/00000620-scripture", 1, "expert L1-E3 timed out");
+        yield return new RunRecovered(1, 623, 620, "checkpoints/00000620-p02-scripture", 1, "expert L1-E3 timed out");
         yield return new RunRecovered(0, 3, 0, null, 2, "InitExpert to expert L1-E0 got no reply");
         yield return new RunFinished(false, "expert L1-E3 timed out");
         yield return new RunFinished(true, null);

@@ -417,7 +417,9 @@ public sealed class TrainingLoop : ReceiveActor
 
     private const string StateFile = "state.json";
 
-    private string CheckpointName(bool phaseEnd) => $"{globalStep:D8}-{Distribution}" + (phaseEnd ? "-end" : "");
+    // Step, then phase: at the step where one phase ends and the next begins, the newer sorts last.
+    private string CheckpointName(bool phaseEnd) =>
+        $"{globalStep:D8}-p{phase + 1:D2}-{Distribution}" + (phaseEnd ? "-end" : "");
 
     /// <summary>
     /// A mid-phase checkpoint, unless this step has one already: requests that meet between two steps (two
