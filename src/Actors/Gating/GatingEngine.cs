@@ -169,18 +169,19 @@ public sealed class GatingEngine : IDisposable
 
         var pass = Forward(step, x, Model, Model.Phases, train: true);
         var ce = Losses.NextToken(pass.Logits, y);
-        var loss = ce + Model.Config.LoadBalanceCoef * pass.Balance + Model.Config.RouterZLossCoef * pass.ZLoss;
+        var head = ce;                   // the part of the loss that only the last stage's graph reaches
         double kl = 0;
         if (Teacher is not null)
         {
             Tensor teacherLogits;
             using (no_grad()) teacherLogits = Forward(step, x, Teacher.Model, Teacher.Phases, train: false).Logits;
             var distill = Losses.Distillation(pass.Logits, teacherLogits, options.DistillTemperature);
-            loss = loss + options.DistillLambda * distill;
+            head = head + options.DistillLambda * distill;
             kl = distill.item<float>();
         }
+        var loss = head + Model.Config.LoadBalanceCoef * pass.Balance + Model.Config.RouterZLossCoef * pass.ZLoss;
 
-        double squared = Backward(step, loss, pass.Stages) + trunkOptimizer.SquaredGradNorm();
+        double squared = Backward(step, head, pass.Stages) + trunkOptimizer.SquaredGradNorm();
         double lr = schedule.At(phaseStep++);
         double scale = GradientClipping.Scale(squared, options.GradClip);
         experts.ApplyStep(step, TrainableExpertIds, lr, scale);
@@ -206,7 +207,8 @@ public sealed class GatingEngine : IDisposable
         }
     }
 
-    private sealed record Stage(int Block, Tensor Output, Tensor NextInput, IReadOnlyList<string> Ids,
+    /// <param name="Auxiliary">this layer's weighted load-balancing and z-losses</param>
+    private sealed record Stage(int Block, Tensor Output, Tensor NextInput, Tensor Auxiliary, IReadOnlyList<string> Ids,
         IReadOnlyList<Tensor> Inputs, IReadOnlyList<Tensor> Outputs);
 
     private sealed record Pass(Tensor Logits, Tensor Balance, Tensor ZLoss, long Dropped, List<Stage> Stages);
@@ -252,30 +254,44 @@ public sealed class GatingEngine : IDisposable
             }
             // A new leaf starts the next stage, so each stage's backward can be run on its own.
             h = output.detach().requires_grad_(true);
-            stages.Add(new Stage(i, output, h, ids, inputs, outputs));
+            var auxiliary = model.Config.LoadBalanceCoef * routing.BalanceLoss
+                + model.Config.RouterZLossCoef * routing.ZLoss;
+            stages.Add(new Stage(i, output, h, auxiliary, ids, inputs, outputs));
         }
         return new Pass(model.Head(h), balance, zLoss, dropped, stages);
     }
 
+    /// <summary>
+    /// Backward, last stage first, each stage's graph traversed once: the gradient of the stage's output gives
+    /// the experts' output gradients (through the combine only); the experts answer with their input gradients;
+    /// then one backward call takes the output gradient, the layer's auxiliary losses and the expert input
+    /// gradients through the stage together, down to the previous stage's leaf.
+    /// </summary>
+    /// <param name="head">the loss terms computed after the last MoE layer (cross-entropy, distillation)</param>
     /// <returns>the sum of the experts' squared gradient norms</returns>
-    private double Backward(long step, Tensor loss, List<Stage> stages)
+    private double Backward(long step, Tensor head, List<Stage> stages)
     {
-        // Graphs are retained: the auxiliary losses and the expert inputs reach into every stage's graph more
-        // than once. They are freed with the step's dispose scope.
-        loss.backward(retain_graph: true);
+        head.backward();
         double squared = 0;
         for (int s = stages.Count - 1; s >= 0; s--)
         {
             var stage = stages[s];
             var gradOut = stage.NextInput.grad ?? zeros_like(stage.NextInput);
-            stage.Output.backward(new[] { gradOut }, retain_graph: true);
-            if (stage.Ids.Count == 0) continue;
+            var roots = new List<Tensor> { stage.Output, stage.Auxiliary };
+            var grads = new List<Tensor> { gradOut, ones_like(stage.Auxiliary) };
 
-            var outputGrads = stage.Ids.Select((id, j) =>
-                new ExpertCall(id, stage.Outputs[j].grad ?? zeros_like(stage.Outputs[j]))).ToList();
-            var replies = experts.Backward(new StepKey(step, 0, stage.Block), outputGrads);
-            squared += replies.Sum(r => r.SquaredNorm);
-            autograd.backward(stage.Inputs.ToList(), replies.Select(r => r.InputGrad).ToList(), retain_graph: true);
+            if (stage.Ids.Count > 0)
+            {
+                var outputGrads = autograd.grad(new[] { stage.Output }, stage.Outputs.ToList(), new[] { gradOut },
+                    retain_graph: true, allow_unused: true);
+                var calls = stage.Ids.Select((id, j) =>
+                    new ExpertCall(id, outputGrads[j] ?? zeros_like(stage.Outputs[j]))).ToList();
+                var replies = experts.Backward(new StepKey(step, 0, stage.Block), calls);
+                squared += replies.Sum(r => r.SquaredNorm);
+                roots.AddRange(stage.Inputs);
+                grads.AddRange(replies.Select(r => r.InputGrad));
+            }
+            autograd.backward(roots, grads);
         }
         return squared;
     }
