@@ -49,7 +49,7 @@ public class RunSettingsBindingSpec
 
     [Theory]
     [InlineData("tiny", 32, 20)]
-    [InlineData("default", 128, 200)]
+    [InlineData("default", 128, 400)]
     [InlineData("large", 512, 2000)]
     public void Each_preset_loads(string preset, int dModel, int steps)
     {
