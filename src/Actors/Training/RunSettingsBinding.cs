@@ -45,6 +45,15 @@ public static class RunSettingsBinding
 
     private static readonly Regex DevicePattern = new(@"^(cpu|cuda(:\d+)?)$", RegexOptions.CultureInvariant);
 
+    /// <summary>A CUDA device is refused up front where this process cannot reach one, before any run starts.</summary>
+    private static string RequireAvailable(string device)
+    {
+        if (device.StartsWith("cuda", StringComparison.Ordinal) && !TorchSharp.torch.cuda.is_available())
+            throw new SettingsException($"{Section}.device", $"\"{device}\"",
+                "CUDA is not available to this process (is the CUDA build of libtorch installed, and a GPU visible?)");
+        return device;
+    }
+
     /// <summary>Binds with the vocabulary size of the configured tokenizer.</summary>
     public static RunSettings FromConfig(Config root) =>
         FromConfig(root, Tokenizers.Create(TokenizerName(root)).VocabSize);
@@ -73,7 +82,7 @@ public static class RunSettingsBinding
             CorpusManifest = manifest,
             Distributions = distributions,
             Tokenizer = TokenizerName(root),
-            Device = r.Match(Key("device"), DevicePattern, "expected cpu, cuda or cuda:N"),
+            Device = RequireAvailable(r.Match(Key("device"), DevicePattern, "expected cpu, cuda or cuda:N")),
             Seed = r.Int(Key("seed")),
             Threads = r.Int(Key("threads"), min: 0),
             StepsPerPhase = r.Int(Key("train.steps-per-phase"), min: 1),

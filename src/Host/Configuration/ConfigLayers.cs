@@ -120,15 +120,65 @@ internal static class ConfigLayers
             throw new ConfigFileException(path, e.Message, e);
         }
 
+        // Akka's parser forgives unbalanced braces and stray text (it reads what it can and drops the rest),
+        // so a broken file would silently fall back to defaults: check the structure first.
+        var problem = StructureProblem(text);
+        if (problem is not null) throw new ConfigFileException(path, $"not valid HOCON: {problem}");
+
+        Config parsed;
         try
         {
-            return ConfigurationFactory.ParseString(text);
+            parsed = ConfigurationFactory.ParseString(text);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new ConfigFileException(path, $"not valid HOCON: {e.Message}", e);
         }
+        if (parsed.IsEmpty && HasContent(text))
+            throw new ConfigFileException(path, "not valid HOCON: no key = value could be read from it");
+        return parsed;
     }
+
+    /// <summary>Unbalanced braces or brackets (outside strings and comments), with the line, or null.</summary>
+    internal static string? StructureProblem(string text)
+    {
+        var open = new Stack<(char Bracket, int Line)>();
+        int line = 1;
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (c == '\n')
+            {
+                line++;
+            }
+            else if (c == '#' || (c == '/' && i + 1 < text.Length && text[i + 1] == '/'))
+            {
+                while (i + 1 < text.Length && text[i + 1] != '\n') i++;
+            }
+            else if (c == '"')
+            {
+                while (++i < text.Length && text[i] != '"' && text[i] != '\n')
+                {
+                    if (text[i] == '\\') i++;
+                }
+            }
+            else if (c is '{' or '[')
+            {
+                open.Push((c, line));
+            }
+            else if (c is '}' or ']')
+            {
+                char expected = c == '}' ? '{' : '[';
+                if (open.Count == 0 || open.Peek().Bracket != expected) return $"line {line}: unexpected '{c}'";
+                open.Pop();
+            }
+        }
+        return open.Count == 0 ? null : $"line {open.Peek().Line}: '{open.Peek().Bracket}' is never closed";
+    }
+
+    private static bool HasContent(string text) => text.Split('\n')
+        .Select(l => l.Trim())
+        .Any(l => l.Length > 0 && !l.StartsWith('#') && !l.StartsWith("//"));
 
     private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 }
