@@ -45,8 +45,11 @@ public static class RunSettingsBinding
 
     private static readonly Regex DevicePattern = new(@"^(cpu|cuda(:\d+)?)$", RegexOptions.CultureInvariant);
 
-    /// <summary>A CUDA device is refused up front where this process cannot reach one, before any run starts.</summary>
-    private static string RequireAvailable(string device)
+    /// <summary>
+    /// Refuses a CUDA device where this process cannot reach one. Binding alone does not check it (a config for
+    /// a GPU node can be read anywhere); the verbs that compute call this before they start anything.
+    /// </summary>
+    public static string RequireDeviceAvailable(string device)
     {
         if (device.StartsWith("cuda", StringComparison.Ordinal) && !TorchSharp.torch.cuda.is_available())
             throw new SettingsException($"{Section}.device", $"\"{device}\"",
@@ -82,7 +85,7 @@ public static class RunSettingsBinding
             CorpusManifest = manifest,
             Distributions = distributions,
             Tokenizer = TokenizerName(root),
-            Device = RequireAvailable(r.Match(Key("device"), DevicePattern, "expected cpu, cuda or cuda:N")),
+            Device = r.Match(Key("device"), DevicePattern, "expected cpu, cuda or cuda:N"),
             Seed = r.Int(Key("seed")),
             Threads = r.Int(Key("threads"), min: 0),
             StepsPerPhase = r.Int(Key("train.steps-per-phase"), min: 1),

@@ -18,6 +18,7 @@ internal static class BenchCommand
     {
         var config = ConfigLayers.Load(command);
         var settings = RunSettingsBinding.FromConfig(config);
+        RunSettingsBinding.RequireDeviceAvailable(settings.Device);
         int steps = command.WholeNumberOption("steps", DefaultSteps, min: 1);
         int warmup = Math.Max(2, steps / 5);
 

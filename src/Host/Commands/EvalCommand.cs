@@ -37,6 +37,7 @@ internal static class EvalCommand
     {
         var config = ConfigLayers.Load(command);
         var settings = RunSettingsBinding.FromConfig(config);
+        RunSettingsBinding.RequireDeviceAvailable(settings.Device);
         var jsonFile = JsonFile(config, settings);
         using var checkpoint = LoadedCheckpoint.Open(command, settings,
             warning => console.WriteLine($"warning: {warning}"));

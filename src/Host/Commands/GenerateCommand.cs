@@ -20,6 +20,7 @@ internal static class GenerateCommand
     {
         var config = ConfigLayers.Load(command);
         var settings = RunSettingsBinding.FromConfig(config);
+        RunSettingsBinding.RequireDeviceAvailable(settings.Device);
         var prompt = command.Options.GetValueOrDefault("prompt", "");
         int maxTokens = command.WholeNumberOption("max-tokens", DefaultMaxTokens, min: 1);
         var options = new SamplingOptions(

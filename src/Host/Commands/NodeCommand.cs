@@ -23,6 +23,7 @@ internal static class NodeCommand
     {
         var config = ConfigLayers.Load(command);
         var settings = RunSettingsBinding.FromConfig(config);
+        RunSettingsBinding.RequireDeviceAvailable(settings.Device);
         var seed = TrainerAddress.Resolve(command, config).Address;
         int port = Port(command);
 

@@ -28,6 +28,7 @@ internal static class TrainCommand
     {
         var config = ConfigLayers.Load(command);
         var settings = RunSettingsBinding.FromConfig(config);
+        RunSettingsBinding.RequireDeviceAvailable(settings.Device);
         var outDir = settings.OutputDirectory;
         if (File.Exists(Path.Combine(outDir, ReportWriter.JsonFile)))
             throw new SettingsException("lifelong-moe.out", $"\"{outDir}\"",
