@@ -43,7 +43,9 @@ public sealed class ExpertActor : ReceiveActor
 
     public static Props Props(string id) => Akka.Actor.Props.Create(() => new ExpertActor(id));
 
-    /// <summary>Runs a handler; any exception becomes a Status.Failure reply naming this expert and the request.</summary>
+    /// <summary>
+    /// Runs a handler; any exception becomes a Status.Failure reply naming this expert and the request.
+    /// </summary>
     private Action<T> Guard<T>(Action<T> handler) => message =>
     {
         try
@@ -59,14 +61,13 @@ public sealed class ExpertActor : ReceiveActor
     };
 
     private Expert Require() =>
-        expert ?? throw new InvalidOperationException($"expert {id} has no weights yet (send InitExpert or RestoreExpert)");
+        expert ?? throw new InvalidOperationException(
+            $"expert {id} has no weights yet (send InitExpert or RestoreExpert)");
 
     private void Init(InitExpert m)
     {
         device = new Device(m.Device);
-        var w = m.Weights.Tensors;
-        var built = new Expert((int)w["fc1.weight"].shape[1], (int)w["fc1.weight"].shape[0], device, w["fc1.weight"].dtype);
-        built.LoadWeights(w);
+        var built = Build(m.Weights.Tensors);
         m.Weights.Dispose();
         Replace(built, m.Frozen, m.Adam);
         Sender.Tell(new Ack(id));
@@ -75,13 +76,20 @@ public sealed class ExpertActor : ReceiveActor
     private void Restore(RestoreExpert m)
     {
         device = new Device(m.Device);
-        var w = SafeTensors.Load(m.Path);
-        var built = new Expert((int)w["fc1.weight"].shape[1], (int)w["fc1.weight"].shape[0], device, w["fc1.weight"].dtype);
-        built.LoadWeights(w);
-        Replace(built, m.Frozen, m.Adam);
+        Replace(Build(SafeTensors.Load(m.Path)), m.Frozen, m.Adam);
         var optimizerPath = OptimizerPath(m.Path);
-        if (optimizer is not null && File.Exists(optimizerPath)) optimizer.LoadStateDict(SafeTensors.Load(optimizerPath, device));
+        if (optimizer is not null && File.Exists(optimizerPath))
+            optimizer.LoadStateDict(SafeTensors.Load(optimizerPath, device));
         Sender.Tell(new Ack(id));
+    }
+
+    /// <summary>An expert on this actor's device, shaped and filled from fc1/fc2 weights.</summary>
+    private Expert Build(IReadOnlyDictionary<string, Tensor> weights)
+    {
+        var fc1 = weights["fc1.weight"];                                      // (d_ff, d_model)
+        var built = new Expert((int)fc1.shape[1], (int)fc1.shape[0], device, fc1.dtype);
+        built.LoadWeights(weights);
+        return built;
     }
 
     private void Replace(Expert built, bool frozen, AdamWSettings adam)
@@ -166,7 +174,8 @@ public sealed class ExpertActor : ReceiveActor
 
     /// <summary>Optimizer state sits beside the weights: L1-E3.safetensors -> L1-E3.optim.safetensors.</summary>
     public static string OptimizerPath(string weightsPath) =>
-        Path.Combine(Path.GetDirectoryName(weightsPath)!, Path.GetFileNameWithoutExtension(weightsPath) + ".optim.safetensors");
+        Path.Combine(Path.GetDirectoryName(weightsPath)!,
+            Path.GetFileNameWithoutExtension(weightsPath) + ".optim.safetensors");
 
     private void DropPending()
     {

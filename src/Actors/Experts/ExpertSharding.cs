@@ -5,7 +5,9 @@ using LifelongMoE.Actors.Messages;
 
 namespace LifelongMoE.Actors.Experts;
 
-/// <summary>Routes <see cref="IExpertMessage"/>s to expert entities by id, spreading ids over a fixed number of shards.</summary>
+/// <summary>
+/// Routes <see cref="IExpertMessage"/>s to expert entities by id, spreading ids over a fixed number of shards.
+/// </summary>
 public sealed class ExpertMessageExtractor(int shards) : HashCodeMessageExtractor(shards)
 {
     public override string? EntityId(object message) => message switch

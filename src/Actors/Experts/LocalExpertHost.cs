@@ -23,5 +23,6 @@ public sealed class LocalExpertHost : ReceiveActor
         });
     }
 
-    public static Props Props(string? dispatcher = null) => Akka.Actor.Props.Create(() => new LocalExpertHost(dispatcher));
+    public static Props Props(string? dispatcher = null) =>
+        Akka.Actor.Props.Create(() => new LocalExpertHost(dispatcher));
 }

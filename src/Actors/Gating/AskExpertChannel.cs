@@ -19,7 +19,8 @@ public sealed class AskExpertChannel(IActorRef experts, TimeSpan timeout, Device
         return replies.Select(r => Adopt(r.Output.Tensor)).ToList();
     }
 
-    public IReadOnlyList<(Tensor InputGrad, double SquaredNorm)> Backward(StepKey key, IReadOnlyList<ExpertCall> outputGrads)
+    public IReadOnlyList<(Tensor InputGrad, double SquaredNorm)> Backward(StepKey key,
+        IReadOnlyList<ExpertCall> outputGrads)
     {
         var replies = AwaitAll<ExpertBackwardDone>(outputGrads.Select(c =>
             (c.ExpertId, (object)new ExpertBackward(c.ExpertId, key, TensorPayload.Own(c.Tensor)))), key);
@@ -31,7 +32,10 @@ public sealed class AskExpertChannel(IActorRef experts, TimeSpan timeout, Device
             new StepKey(step, 0, -1));
 
     public void Init(string expertId, IReadOnlyDictionary<string, Tensor> weights, bool frozen) =>
-        AwaitAll<Ack>(new[] { (expertId, (object)new InitExpert(expertId, TensorMap.Own(weights), frozen, adam, device.ToString())) },
+        AwaitAll<Ack>(new[]
+            {
+                (expertId, (object)new InitExpert(expertId, TensorMap.Own(weights), frozen, adam, device.ToString())),
+            },
             null);
 
     public void Freeze(IReadOnlyCollection<string> expertIds) =>
@@ -44,7 +48,8 @@ public sealed class AskExpertChannel(IActorRef experts, TimeSpan timeout, Device
     }
 
     public void Save(IReadOnlyCollection<(string ExpertId, string Path)> targets, bool withOptimizer) =>
-        AwaitAll<ExpertSaved>(targets.Select(t => (t.ExpertId, (object)new SaveExpert(t.ExpertId, t.Path, withOptimizer))),
+        AwaitAll<ExpertSaved>(
+            targets.Select(t => (t.ExpertId, (object)new SaveExpert(t.ExpertId, t.Path, withOptimizer))),
             null);
 
     public void Restore(IReadOnlyCollection<(string ExpertId, string Path, bool Frozen)> sources) =>
@@ -70,22 +75,27 @@ public sealed class AskExpertChannel(IActorRef experts, TimeSpan timeout, Device
         {
             var failed = sent.First(s => s.Task.IsFaulted || s.Task.IsCanceled);
             var cause = failed.Task.Exception?.GetBaseException();
-            var what = $"{failed.Message.GetType().Name} to expert {failed.ExpertId}" + (key is null ? "" : $" ({key})");
+            var what = $"{failed.Message.GetType().Name} to expert {failed.ExpertId}"
+                + (key is null ? "" : $" ({key})");
             if (cause is AskTimeoutException || failed.Task.IsCanceled)
-                throw new ExpertTimeoutException($"{what} got no reply within {timeout.TotalSeconds:0.#} s", failed.ExpertId);
+                throw new ExpertTimeoutException($"{what} got no reply within {timeout.TotalSeconds:0.#} s",
+                    failed.ExpertId);
             throw new ExpertRequestException($"{what} failed: {cause?.Message}", failed.ExpertId, cause);
         }
         return sent.Select(s => s.Task.Result).ToArray();
     }
 }
 
-/// <summary>An expert did not answer in time. The training loop reports it and stops or recovers; it never hangs.</summary>
+/// <summary>
+/// An expert did not answer in time. The training loop reports it and stops or recovers; it never hangs.
+/// </summary>
 public sealed class ExpertTimeoutException(string message, string expertId) : Exception(message)
 {
     public string ExpertId { get; } = expertId;
 }
 
-public sealed class ExpertRequestException(string message, string expertId, Exception? inner) : Exception(message, inner)
+public sealed class ExpertRequestException(string message, string expertId, Exception? inner)
+    : Exception(message, inner)
 {
     public string ExpertId { get; } = expertId;
 }

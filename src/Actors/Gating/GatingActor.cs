@@ -107,7 +107,8 @@ public sealed class GatingActor : ReceiveActor
             for (int e = 0; e < layer.ExpertCount; e++)
             {
                 var id = MoeTransformer.ExpertId(block, e);
-                sources.Add((id, Path.Combine(m.CheckpointDirectory, ModelCheckpoint.ExpertFile(block, e)), frozen.Contains(id)));
+                var file = Path.Combine(m.CheckpointDirectory, ModelCheckpoint.ExpertFile(block, e));
+                sources.Add((id, file, frozen.Contains(id)));
             }
         experts.Restore(sources);
         return new ModelRestored(m.CheckpointDirectory);

@@ -241,7 +241,8 @@ public sealed class GatingEngine : IDisposable
             var outputs = experts.Forward(key, ids.Zip(inputs, (id, t) => new ExpertCall(id, t)).ToList(), train);
             if (train) foreach (var o in outputs) o.requires_grad_(true);
 
-            var combined = Routing.Combine(flat.shape[0], flat.shape[1], routing.Groups, outputs, flat.dtype, flat.device);
+            var combined = Routing.Combine(flat.shape[0], flat.shape[1], routing.Groups, outputs, flat.dtype,
+                flat.device);                                                   // (batch*tokens, d_model)
             var output = h + combined.view(xn.shape);
             balance = balance + routing.BalanceLoss;
             zLoss = zLoss + routing.ZLoss;

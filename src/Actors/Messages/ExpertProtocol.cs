@@ -80,7 +80,9 @@ public sealed record StepApplied(
 [MessagePackObject]
 public sealed record FreezeExpert([property: Key(0)] string ExpertId) : IExpertMessage;
 
-/// <summary>Writes the expert's weights as safetensors at <see cref="Path"/> (and its optimizer state beside).</summary>
+/// <summary>
+/// Writes the expert's weights as safetensors at <see cref="Path"/> (and its optimizer state beside).
+/// </summary>
 [MessagePackObject]
 public sealed record SaveExpert(
     [property: Key(0)] string ExpertId, [property: Key(1)] string Path, [property: Key(2)] bool WithOptimizer)

@@ -6,7 +6,9 @@ namespace LifelongMoE.Actors.Messages;
 /// </summary>
 public interface IMoeMessage;
 
-/// <summary>A message addressed to one expert entity; the sharding extractor routes on <see cref="ExpertId"/>.</summary>
+/// <summary>
+/// A message addressed to one expert entity; the sharding extractor routes on <see cref="ExpertId"/>.
+/// </summary>
 public interface IExpertMessage : IMoeMessage
 {
     string ExpertId { get; }

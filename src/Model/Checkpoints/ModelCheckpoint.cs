@@ -17,11 +17,7 @@ public static class ModelCheckpoint
         $"experts/{MoeTransformer.ExpertId(block, expert)}.safetensors";
 
     public static void SaveTrunk(CheckpointWriter writer, MoeTransformer model) =>
-        writer.WriteTensors(TrunkFile, model.TrunkStateDict(), new Dictionary<string, string>
-        {
-            ["config"] = JsonSerializer.Serialize(model.Config),
-            ["experts_per_phase"] = string.Join(",", model.ExpertsPerPhase()),
-        });
+        TrunkCheckpoint.Save(writer.PathOf(TrunkFile), model);
 
     public static void SaveExperts(CheckpointWriter writer, MoeTransformer model)
     {
@@ -60,19 +56,8 @@ public static class ModelCheckpoint
     /// <summary>Loads every tensor of a checkpoint into a model of the same layout.</summary>
     public static void LoadInto(string dir, MoeTransformer model)
     {
+        TrunkCheckpoint.LoadInto(dir, model);
         using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var trunkPath = Path.Combine(dir, TrunkFile);
-        var trunk = SafeTensors.Load(trunkPath);
-        foreach (var (name, p) in model.TrunkStateDict())
-        {
-            if (!trunk.TryGetValue(name, out var t))
-                throw new CheckpointException(trunkPath, $"lacks tensor '{name}'");
-            if (!t.shape.SequenceEqual(p.shape))
-                throw new CheckpointException(trunkPath, $"tensor '{name}' has shape [{string.Join(",", t.shape)}], " +
-                    $"the model has [{string.Join(",", p.shape)}]");
-            p.copy_(t);
-        }
         foreach (var (block, layer) in model.MoeLayers)
         {
             for (int e = 0; e < layer.Experts.Count; e++)
